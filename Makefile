@@ -1,0 +1,30 @@
+# Two entry points, each on a fresh machine with Python 3.11 and PyPI:
+#   make demo   builds the models and runs the end-to-end demo
+#   make test   runs the test suite (installs torch + timm for the parity tests)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.base: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/python applications/demo.py
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,42 @@
+"""keras_senet: Squeeze-and-Excitation and Selective Kernel networks for Keras 3.
+
+    import keras_senet
+    keras_senet.list_models()
+    model = keras_senet.create_model("seresnext50_32x4d", weights="imagenet")
+"""
+
+__version__ = "0.1.0"
+
+from keras_senet.registry import get_spec, list_models  # noqa: E402
+
+
+def create_model(model_name, weights=None, *, include_top=True, input_tensor=None,
+                 input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
+                 features_only=False, name=None):
+    """Builds any registered architecture by name.
+
+    Args:
+        model_name: a registry name (`keras_senet.list_models()`), optionally with a
+            pretrained tag: "seresnext50_32x4d.gluon_in1k".
+        weights: None (default: random), "imagenet" (the tag in the name, else the
+            architecture's default checkpoint), a tag, or a file path (.weights.h5, .keras,
+            .safetensors, .pth).
+        features_only: return a model whose outputs are the four stage feature maps
+            (strides 4, 8, 16, 32) instead of a classifier.
+        include_top, input_tensor, input_shape, pooling, classes, classifier_activation:
+            as in `keras.applications`.
+        name: the Keras model's name (default: the registry name).
+
+    Returns:
+        A functional `keras.Model`, with `model.pretrained_cfg` (the `WeightSource`, whose
+        `.transform` is the evaluation transform) when pretrained weights were loaded.
+    """
+    from keras_senet.applications._common import build_model
+
+    return build_model(model_name, include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation,
+                       name=name, features_only=features_only)
+
+
+__all__ = ["create_model", "list_models", "get_spec", "__version__"]

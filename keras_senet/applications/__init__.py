@@ -1,0 +1,24 @@
+"""keras.applications-style constructors for every keras_senet family.
+
+    from keras_senet.applications import SEResNet50
+    from keras_senet.applications.se_resnet import preprocess_input, decode_predictions
+"""
+
+from keras_senet.applications.se_resnet import (
+    SENet154,
+    SEResNet18,
+    SEResNet34,
+    SEResNet50,
+    SEResNet101,
+    SEResNet152,
+    SEResNeXt26,
+    SEResNeXt50,
+    SEResNeXt101,
+)
+from keras_senet.applications.sknet import SKNet50, SKNet101, SKResNet18, SKResNet34
+
+__all__ = [
+    "SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
+    "SEResNeXt26", "SEResNeXt50", "SEResNeXt101", "SENet154",
+    "SKNet50", "SKNet101", "SKResNet18", "SKResNet34",
+]

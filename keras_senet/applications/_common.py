@@ -1,0 +1,136 @@
+"""The keras.applications contract, in one place for every family.
+
+Argument checks raise the same `ValueError`s, with the same messages, as
+`keras.applications` (plus the checks it forgets: `pooling`, the data format), and all of
+them run before any layer is built or any file is downloaded.
+"""
+
+from keras import backend, layers, activations, Model
+from keras.utils import get_source_inputs
+
+from keras_senet import registry
+from keras_senet.weights import resolve
+
+POOLINGS = (None, "avg", "max")
+
+
+def obtain_input_shape(input_shape, default_size, min_size, require_flatten, pretrained):
+    """Validates `input_shape` (channels_last) the way keras.applications does.
+
+    Returns:
+        The input shape to build with, (H, W, C) with `None` for free spatial sizes.
+    """
+    if not pretrained and input_shape and len(input_shape) == 3:
+        default_shape = (default_size, default_size, input_shape[-1])
+    else:
+        default_shape = (default_size, default_size, 3)
+    if pretrained and require_flatten:
+        if input_shape is not None and tuple(input_shape) != default_shape:
+            raise ValueError(
+                "When setting `include_top=True` and loading `imagenet` weights, "
+                f"`input_shape` should be {default_shape}.  Received: input_shape={input_shape}")
+        return default_shape
+    if input_shape:
+        if len(input_shape) != 3:
+            raise ValueError("`input_shape` must be a tuple of three integers.")
+        if input_shape[-1] != 3 and pretrained:
+            raise ValueError(
+                f"The input must have 3 channels; Received `input_shape={input_shape}`")
+        if any(size is not None and size < min_size for size in input_shape[:2]):
+            raise ValueError(
+                f"Input size must be at least {min_size}x{min_size}; Received: "
+                f"input_shape={input_shape}")
+    else:
+        input_shape = default_shape if require_flatten else (None, None, 3)
+    if require_flatten and None in input_shape:
+        raise ValueError(
+            "If `include_top` is True, you should specify a static `input_shape`. "
+            f"Received: input_shape={input_shape}")
+    return tuple(input_shape)
+
+
+def validate_activation(classifier_activation, weights):
+    """Pretrained heads only take `None` or `"softmax"`, as in keras.applications."""
+    if weights is None:
+        return
+    activation = activations.get(classifier_activation)
+    if activation not in {activations.get("softmax"), activations.get(None)}:
+        raise ValueError(
+            "Only `None` and `softmax` activations are allowed for the "
+            "`classifier_activation` argument when using pretrained weights, with "
+            f"`include_top=True`; Received: classifier_activation={classifier_activation}")
+
+
+def _input_layer(input_tensor, input_shape):
+    if input_tensor is None:
+        return layers.Input(shape=input_shape)
+    if not backend.is_keras_tensor(input_tensor):
+        return layers.Input(tensor=input_tensor, shape=input_shape)
+    return input_tensor
+
+
+def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=None,
+                input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None, features_only=False):
+    """Builds (and, if asked, loads) a registered architecture behind the contract.
+
+    Args:
+        arch_name: registry name, optionally with a weight tag ("seresnet50.a1_in1k").
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name: as in `keras.applications.ResNet50`. `weights` also
+            takes a pretrained tag of the architecture (see `keras-senet list`).
+        features_only: return the stride-4/8/16/32 feature maps instead of a classifier.
+
+    Returns:
+        A functional `keras.Model`. Pretrained models carry `model.pretrained_cfg`, the
+        checkpoint's evaluation transform (`EvalTransform`).
+    """
+    spec = registry.get_spec(arch_name)
+    _, name_tag = registry.split_name(arch_name)
+    if backend.image_data_format() != "channels_last":
+        raise ValueError(
+            "keras_senet models are channels_last only; received image_data_format="
+            f"{backend.image_data_format()!r}. Call "
+            "`keras.config.set_image_data_format('channels_last')`.")
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"`pooling` must be one of None, 'avg' or 'max'. Received: pooling={pooling!r}")
+    if features_only:
+        include_top = False
+    request = resolve.parse_weights(spec, weights, name_tag)
+    if request.pretrained and include_top and classes != request.num_classes:
+        raise ValueError(
+            "If using `weights='imagenet'` with `include_top=True`, `classes` should be "
+            f"{request.num_classes}.  Received classes={classes}")
+    default_size = request.input_size or spec.default_size
+    input_shape = obtain_input_shape(input_shape, default_size, spec.min_size,
+                                     require_flatten=include_top,
+                                     pretrained=request.pretrained)
+    if include_top:
+        validate_activation(classifier_activation, weights)
+
+    inputs = _input_layer(input_tensor, input_shape)
+    features = spec.builder(inputs, spec.config)
+    if features_only:
+        outputs = features
+    else:
+        outputs = head(features[-1], include_top, pooling, classes, classifier_activation,
+                       spec.drop_rate)
+    model_inputs = get_source_inputs(input_tensor) if input_tensor is not None else inputs
+    model = Model(model_inputs, outputs, name=name or spec.name)
+    return resolve.load(model, spec, request, include_top=include_top)
+
+
+def head(x, include_top, pooling, classes, classifier_activation, drop_rate=0.0):
+    """keras.applications' head: `avg_pool` -> [`top_dropout`] -> `predictions`."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if drop_rate:
+            x = layers.Dropout(drop_rate, name="top_dropout")(x)
+        return layers.Dense(classes, activation=classifier_activation, dtype="float32",
+                            name="predictions")(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x

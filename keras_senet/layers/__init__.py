@@ -1,0 +1,7 @@
+"""The shared blocks every keras_senet family is built from."""
+
+from keras_senet.layers.conv import make_divisible
+from keras_senet.layers.selective_kernel import SelectiveKernel
+from keras_senet.layers.squeeze_excite import SqueezeExcite
+
+__all__ = ["SqueezeExcite", "SelectiveKernel", "make_divisible"]

@@ -1,0 +1,89 @@
+"""Model name -> architecture, builder and defaults; the one table `create_model` reads.
+
+Family modules register their rows at import; `keras_senet.applications` imports them all.
+"""
+
+import dataclasses
+from typing import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A registered architecture.
+
+    Attributes:
+        name: registry name (timm's where timm has the model, e.g. "legacy_seresnet50").
+        family: the family module under `keras_senet.applications` ("se_resnet", ...).
+        builder: `builder(inputs, config) -> [feature maps, strides 4 .. 32]`.
+        config: the family's config row, handed to `builder`.
+        default_size: input size of the default weights (and of `include_top` models).
+        min_size: smallest accepted input height / width.
+        constructor: the public constructor building this architecture, if any.
+        aliases: other names that resolve to this row.
+        preprocessing: "torch" (ImageNet mean / std on [0, 1]) or "in_model" (the model
+            normalises 0..255 pixels itself).
+        paper: figures reported by the paper, {"params_m": .., "gflops": .., "top1_err": ..}.
+        drop_rate: dropout before the classifier.
+    """
+
+    name: str
+    family: str
+    builder: Callable
+    config: object
+    default_size: int = 224
+    min_size: int = 32
+    constructor: str | None = None
+    aliases: tuple = ()
+    preprocessing: str = "torch"
+    paper: dict = dataclasses.field(default_factory=dict)
+    drop_rate: float = 0.0
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(spec):
+    """Adds a `ModelSpec` (and its aliases) to the registry; names must be new."""
+    for key in (spec.name, *spec.aliases):
+        if key in _REGISTRY or key in _ALIASES:
+            raise ValueError(f"Model name {key!r} is registered twice.")
+    _REGISTRY[spec.name] = spec
+    for alias in spec.aliases:
+        _ALIASES[alias] = spec.name
+    return spec
+
+
+def _ensure_families_loaded():
+    import keras_senet.applications  # noqa: F401  (registers every family)
+
+
+def list_models(family=None):
+    """Sorted registry names, optionally of one family ("se_resnet", "sknet", ...)."""
+    _ensure_families_loaded()
+    return sorted(n for n, s in _REGISTRY.items() if family is None or s.family == family)
+
+
+def split_name(name):
+    """"seresnext50_32x4d.gluon_in1k" -> ("seresnext50_32x4d", "gluon_in1k"); no tag -> None."""
+    arch, _, tag = name.partition(".")
+    return arch, tag or None
+
+
+def get_spec(name):
+    """The `ModelSpec` of a registry name or alias (a ".tag" suffix is ignored).
+
+    Raises:
+        ValueError: the name is unknown; the message lists close matches.
+    """
+    _ensure_families_loaded()
+    arch, _ = split_name(name)
+    arch = _ALIASES.get(arch, arch)
+    if arch not in _REGISTRY:
+        import difflib
+        close = difflib.get_close_matches(arch, list(_REGISTRY) + list(_ALIASES), n=5)
+        hint = f" Did you mean one of {close}?" if close else ""
+        raise ValueError(
+            f"Unknown model name {name!r}.{hint} `keras_senet.list_models()` lists all "
+            f"{len(_REGISTRY)} registered names.")
+    return _REGISTRY[arch]

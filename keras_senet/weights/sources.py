@@ -1,0 +1,224 @@
+"""Where each architecture's pretrained weights come from, and how they were evaluated.
+
+The rows mirror timm's `pretrained_cfgs` (timm 1.0.31): hub id, file, evaluation transform,
+licence; `top1` is timm's published ImageNet-1k validation top-1 (results-imagenet.csv),
+quoted as theirs, not measured here.
+"""
+
+import dataclasses
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HF_HUB = "https://huggingface.co"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalTransform:
+    """The evaluation transform a checkpoint was measured with.
+
+    Resize the shorter side to `round(input_size / crop_pct)` with `interpolation`, centre
+    crop `input_size` x `input_size`, scale RGB to [0, 1], subtract `mean`, divide by `std`.
+    """
+
+    input_size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+
+    @property
+    def resize_size(self):
+        return int(round(self.input_size / self.crop_pct))
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightSource:
+    """One pretrained checkpoint of one architecture.
+
+    Attributes:
+        arch: registry name of the architecture.
+        tag: timm's pretrained tag ("in1k", "a1_in1k", ...).
+        url: where the file is downloaded from.
+        file_name: name of the downloaded file in the cache.
+        file_format: "safetensors" or "pth".
+        sha256: full sha256 of the file, or a prefix of it (the `.pth` release names carry
+            one); None where no hash is published.
+        num_classes: classifier width.
+        transform: the evaluation transform.
+        license: the weights' licence.
+        top1: timm's reported ImageNet top-1 (%), None where timm reports none.
+    """
+
+    arch: str
+    tag: str
+    url: str
+    file_name: str
+    file_format: str = "safetensors"
+    sha256: str | None = None
+    num_classes: int = 1000
+    transform: EvalTransform = EvalTransform()
+    license: str = "apache-2.0"
+    top1: float | None = None
+
+    @property
+    def full_name(self):
+        return f"{self.arch}.{self.tag}"
+
+
+def hf_source(arch, tag, **kwargs):
+    """A checkpoint on the Hugging Face hub under `timm/<arch>.<tag>`."""
+    return WeightSource(
+        arch, tag, url=f"{HF_HUB}/timm/{arch}.{tag}/resolve/main/model.safetensors",
+        file_name=f"{arch}.{tag}.safetensors", **kwargs)
+
+
+def pth_source(arch, tag, url, **kwargs):
+    """A torch `.pth` release file; its name ends in `-<sha256 prefix>.pth`."""
+    file_name = url.rsplit("/", 1)[-1]
+    prefix = file_name.rsplit("-", 1)[-1].split(".")[0]
+    return WeightSource(arch, tag, url=url, file_name=file_name, file_format="pth",
+                        sha256=prefix, **kwargs)
+
+
+# Filled from timm's pretrained_cfgs; the first tag of each architecture is its default.
+# `top1` is quoted only where results-imagenet.csv has a row at the evaluation `input_size`;
+# most newer timm weights are listed there only at their larger test resolution, noted per row.
+SOURCES: dict[str, list[WeightSource]] = {
+    # --- senet.py: the legacy (Cadene / rwightman) SENet ports, `.pth` release files ---
+    "legacy_seresnet18": [
+        pth_source("legacy_seresnet18", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnet18-4bb0ce65.pth",
+                   transform=EvalTransform(interpolation="bicubic"), top1=71.766),
+    ],
+    "legacy_seresnet34": [
+        pth_source("legacy_seresnet34", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnet34-a4004e63.pth",
+                   top1=74.808),
+    ],
+    "legacy_seresnet50": [
+        pth_source("legacy_seresnet50", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/se_resnet50-ce0d4300.pth",
+                   top1=77.644),
+    ],
+    "legacy_seresnet101": [
+        pth_source("legacy_seresnet101", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/se_resnet101-7e38fcc6.pth",
+                   top1=78.386),
+    ],
+    "legacy_seresnet152": [
+        pth_source("legacy_seresnet152", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/se_resnet152-d17c99b7.pth",
+                   top1=78.660),
+    ],
+    "legacy_seresnext26_32x4d": [
+        pth_source("legacy_seresnext26_32x4d", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/seresnext26_32x4d-65ebdb501.pth",
+                   transform=EvalTransform(interpolation="bicubic"), top1=77.108),
+    ],
+    "legacy_seresnext50_32x4d": [
+        pth_source("legacy_seresnext50_32x4d", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/legacy_se_resnext50_32x4d-f3651bad.pth",
+                   top1=79.076),
+    ],
+    "legacy_seresnext101_32x4d": [
+        pth_source("legacy_seresnext101_32x4d", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/legacy_se_resnext101_32x4d-37725eac.pth",
+                   top1=80.230),
+    ],
+    "legacy_senet154": [
+        pth_source("legacy_senet154", "in1k",
+                   "https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/legacy_senet154-e9eb9fe6.pth",
+                   top1=81.308),
+    ],
+    # --- resnet.py: SE-ResNet / SE-ResNeXt / SENet-154, on the Hugging Face hub ---
+    # seresnet18, seresnet34, seresnet101, seresnet152: no pretrained weights in timm.
+    "seresnet50": [
+        hf_source("seresnet50", "a1_in1k",  # csv: 81.102 at 288 only
+                  transform=EvalTransform(crop_pct=0.95, interpolation="bicubic")),
+        hf_source("seresnet50", "a2_in1k",  # csv: 81.106 at 288 only
+                  transform=EvalTransform(crop_pct=0.95, interpolation="bicubic")),
+        hf_source("seresnet50", "a3_in1k",  # csv: 77.028 at 224 only
+                  transform=EvalTransform(input_size=160, crop_pct=0.95, interpolation="bicubic")),
+        hf_source("seresnet50", "ra2_in1k",  # csv: 81.284 at 288 only
+                  transform=EvalTransform(interpolation="bicubic")),
+    ],
+    "seresnet152d": [
+        hf_source("seresnet152d", "ra2_in1k",  # csv: 84.360 at 320 only
+                  transform=EvalTransform(input_size=256, crop_pct=0.95, interpolation="bicubic")),
+    ],
+    "seresnext26d_32x4d": [
+        hf_source("seresnext26d_32x4d", "bt_in1k",  # csv: 78.814 at 288 only
+                  transform=EvalTransform(interpolation="bicubic")),
+    ],
+    "seresnext26t_32x4d": [
+        hf_source("seresnext26t_32x4d", "bt_in1k",  # csv: 78.744 at 288 only
+                  transform=EvalTransform(interpolation="bicubic")),
+    ],
+    "seresnext50_32x4d": [
+        hf_source("seresnext50_32x4d", "racm_in1k",  # csv: 82.196 at 288 only
+                  transform=EvalTransform(interpolation="bicubic")),
+        hf_source("seresnext50_32x4d", "gluon_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=79.910),
+    ],
+    "seresnext101_32x4d": [
+        hf_source("seresnext101_32x4d", "gluon_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=80.892),
+    ],
+    "seresnext101_32x8d": [
+        hf_source("seresnext101_32x8d", "ah_in1k",  # csv: 84.186 at 288 only
+                  transform=EvalTransform(crop_pct=0.95, interpolation="bicubic")),
+    ],
+    "seresnext101d_32x8d": [
+        hf_source("seresnext101d_32x8d", "ah_in1k",  # csv: 84.358 at 288 only
+                  transform=EvalTransform(crop_pct=0.95, interpolation="bicubic")),
+    ],
+    "seresnext101_64x4d": [
+        hf_source("seresnext101_64x4d", "gluon_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=80.896),
+    ],
+    "seresnextaa101d_32x8d": [
+        hf_source("seresnextaa101d_32x8d", "sw_in12k_ft_in1k_288",  # csv: 86.724 at 320 only
+                  transform=EvalTransform(input_size=288, crop_pct=0.95, interpolation="bicubic")),
+        hf_source("seresnextaa101d_32x8d", "sw_in12k_ft_in1k",  # csv: 86.484 at 288 only
+                  transform=EvalTransform(interpolation="bicubic")),
+        # "sw_in12k" (11821-class ImageNet-12k head) is left out: not an ImageNet-1k classifier.
+        hf_source("seresnextaa101d_32x8d", "ah_in1k",  # csv: 84.566 at 288 only
+                  transform=EvalTransform(crop_pct=0.95, interpolation="bicubic")),
+    ],
+    "senet154": [
+        hf_source("senet154", "gluon_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=81.226),
+    ],
+    # --- sknet.py: Selective Kernel networks, on the Hugging Face hub ---
+    # skresnet50, skresnet50d: no pretrained weights in timm.
+    "skresnet18": [
+        hf_source("skresnet18", "ra_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=73.038),
+    ],
+    "skresnet34": [
+        hf_source("skresnet34", "ra_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=76.910),
+    ],
+    "skresnext50_32x4d": [
+        hf_source("skresnext50_32x4d", "ra_in1k",
+                  transform=EvalTransform(interpolation="bicubic"), top1=80.162),
+    ],
+}
+
+
+def sources_for(arch):
+    """The checkpoints of an architecture, default first (empty if none)."""
+    return SOURCES.get(arch, [])
+
+
+def find_source(arch, tag=None):
+    """The checkpoint `arch.tag` (the default one when `tag` is None or "imagenet")."""
+    sources = sources_for(arch)
+    if not sources:
+        return None
+    if tag in (None, "imagenet"):
+        return sources[0]
+    for source in sources:
+        if source.tag == tag:
+            return source
+    return None
