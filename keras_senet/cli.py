@@ -1,0 +1,42 @@
+"""`keras-senet`: the command line.
+
+    keras-senet list [--family F] [--pretrained]
+    keras-senet summary NAME
+    keras-senet convert SRC DST --model NAME
+
+Each subcommand lives in `keras_senet/commands/<name>.py` and defines
+`add_arguments(parser)` and `run(args) -> int`.
+"""
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "list": ("keras_senet.commands.info", "list architectures, their size and their weights"),
+    "summary": ("keras_senet.commands.summary", "print a model's layers and parameter count"),
+    "convert": ("keras_senet.commands.convert", "convert a timm checkpoint to Keras weights"),
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="keras-senet", description=__doc__.split("\n")[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(module=module_name)
+        importlib.import_module(module_name).add_arguments(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return importlib.import_module(args.module).run(args) or 0
+    except (ValueError, OSError) as e:
+        print(f"keras-senet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
