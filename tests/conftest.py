@@ -1,0 +1,42 @@
+"""Shared fixtures: real photographs, a clean Keras session per test, a private KERAS_HOME."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+DATA = pathlib.Path(__file__).parent / "data"
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
+
+
+def load_photos(size=224, crop_pct=0.875):
+    """The shipped photographs as a (4, size, size, 3) float32 batch of 0..255 RGB values,
+    resized (shorter side to size / crop_pct, bicubic) and centre-cropped like timm's eval."""
+    from PIL import Image
+
+    batch = []
+    for name in PHOTOS:
+        image = Image.open(DATA / f"{name}.jpg").convert("RGB")
+        scale = int(round(size / crop_pct)) / min(image.size)
+        image = image.resize((max(size, round(image.width * scale)),
+                              max(size, round(image.height * scale))), Image.BICUBIC)
+        left, top = (image.width - size) // 2, (image.height - size) // 2
+        batch.append(np.asarray(image.crop((left, top, left + size, top + size)), "float32"))
+    return np.stack(batch)
+
+
+@pytest.fixture(scope="session")
+def photos():
+    return load_photos()
+
+
+@pytest.fixture(autouse=True)
+def _clean_session(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    yield
+    keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy("float32")
