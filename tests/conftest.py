@@ -5,6 +5,14 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# torch's compiler stack (torch._dynamo, which timm imports) segfaults when it is first imported
+# after TensorFlow in the same process (TF 2.21 / torch 2.14); importing it first is safe.
+try:
+    import timm  # noqa: F401
+    import torch  # noqa: F401
+except ImportError:
+    pass
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -205,6 +205,43 @@ def assign(model, tensors, include_top=True):
     return model
 
 
+def _h5_datasets(path):
+    import h5py
+
+    shapes = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: shapes.__setitem__(name, obj.shape)
+                     if isinstance(obj, h5py.Dataset) else None)
+    return shapes
+
+
+def _check_weights_h5(model, path):
+    """Keras matches .weights.h5 entries by layer class and position and skips extras without
+    a word; compare the file's layout with the model's own before loading."""
+    with tempfile.TemporaryDirectory() as tmp:
+        own = os.path.join(tmp, "own.weights.h5")
+        model.save_weights(own)
+        expected = _h5_datasets(own)
+    try:
+        found = _h5_datasets(path)
+    except OSError as e:
+        raise ValueError(f"{path} is not a readable .weights.h5 file ({e}).") from None
+    missing = sorted(k for k in expected if k not in found)
+    unexpected = sorted(k for k in found if k not in expected)
+    mis_shaped = sorted(f"{k} {expected[k]} <- {found[k]}" for k in expected
+                        if k in found and found[k] != expected[k])
+    if missing or unexpected or mis_shaped:
+        from keras_senet.convert import check_complete
+
+        try:
+            check_complete(model.name, missing, unexpected, mis_shaped)
+        except ValueError as e:
+            raise ValueError(
+                f"{e}\nA .weights.h5 file only loads into the same architecture built with the "
+                "same include_top / classes; use a .keras or .safetensors file to load across "
+                "heads.") from None
+
+
 def _keras_file_tensors(path):
     loaded = keras.saving.load_model(path, compile=False)
     return {v.path: keras.ops.convert_to_numpy(v) for v in loaded.weights}
@@ -221,13 +258,8 @@ def load(model, spec, request, include_top=True):
         return model
     path = request.path
     if path.endswith(".weights.h5"):
-        try:
-            model.load_weights(path)
-        except Exception as e:
-            raise ValueError(
-                f"Could not load {path} into {model.name!r} ({e}). A .weights.h5 file only "
-                "loads into the same architecture built with the same include_top / classes; "
-                "use a .keras or .safetensors file to load across heads.") from None
+        _check_weights_h5(model, path)
+        model.load_weights(path)
     elif path.endswith(".keras"):
         assign(model, _keras_file_tensors(path), include_top)
     else:
