@@ -26,17 +26,29 @@ def reference_architectures():
             yield pytest.param(name, marks=[pytest.mark.slow] if name in HEAVY else [])
 
 
-def randomised_timm_model(name, seed=0):
+def randomised_timm_model(name, calibration_images, seed=0):
+    """A timm model with random weights and BatchNorm statistics measured on real photos.
+
+    Random running statistics make deep residual stacks blow up (logits of 1e4 at 152
+    layers), and float32 rounding then decides the answer; statistics measured on the
+    images keep every layer's activations near unit scale, as in a trained network.
+    """
     torch.manual_seed(seed)
-    model = timm.create_model(name).eval()
+    model = timm.create_model(name)
+    batch_norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-                module.weight.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.2, 0.2)
-    return model
+        for bn in batch_norms:
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+            bn.reset_running_stats()
+            bn.momentum = None  # cumulative average: one batch sets the statistics
+        model.train()
+        model(to_torch(preprocess_input(calibration_images)))
+    return model.eval()
+
+
+def to_torch(images):
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
 
 
 def save_state_dict(model, path):
@@ -45,12 +57,12 @@ def save_state_dict(model, path):
 
 @pytest.mark.parametrize("name", reference_architectures())
 def test_logits_match_timm_on_real_photos(name, photos, tmp_path):
-    reference = randomised_timm_model(name)
+    reference = randomised_timm_model(name, photos)
     checkpoint = tmp_path / f"{name}.safetensors"
     save_state_dict(reference, checkpoint)
     x = preprocess_input(photos)
     with torch.no_grad():
-        expected = reference(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+        expected = reference(to_torch(x)).numpy()
     model = keras_senet.create_model(name, weights=str(checkpoint), classifier_activation=None)
     logits = model.predict(x, verbose=0)
     scale = max(1.0, float(np.abs(expected).max()))
@@ -61,12 +73,12 @@ def test_logits_match_timm_on_real_photos(name, photos, tmp_path):
 
 def test_headless_backbone_matches_timm_features(photos, tmp_path):
     """include_top=False loads the same checkpoint minus the classifier."""
-    reference = randomised_timm_model("seresnext26d_32x4d")
+    reference = randomised_timm_model("seresnext26d_32x4d", photos)
     checkpoint = tmp_path / "model.safetensors"
     save_state_dict(reference, checkpoint)
     x = preprocess_input(photos[:2])
     with torch.no_grad():
-        expected = reference.forward_features(torch.from_numpy(x).permute(0, 3, 1, 2))
+        expected = reference.forward_features(to_torch(x))
     backbone = keras_senet.create_model("seresnext26d_32x4d", weights=str(checkpoint),
                                         include_top=False, input_shape=(None, None, 3))
     features = backbone.predict(x, verbose=0)
@@ -74,7 +86,7 @@ def test_headless_backbone_matches_timm_features(photos, tmp_path):
 
 
 def test_feature_maps_match_timm_feature_extractor(photos, tmp_path):
-    reference = randomised_timm_model("legacy_seresnet50")
+    reference = randomised_timm_model("legacy_seresnet50", photos)
     checkpoint = tmp_path / "model.safetensors"
     save_state_dict(reference, checkpoint)
     extractor = timm.create_model("legacy_seresnet50", features_only=True, out_indices=(1, 2, 3, 4))
@@ -82,7 +94,7 @@ def test_feature_maps_match_timm_feature_extractor(photos, tmp_path):
     extractor.eval()
     x = preprocess_input(photos[:1])
     with torch.no_grad():
-        expected = extractor(torch.from_numpy(x).permute(0, 3, 1, 2))
+        expected = extractor(to_torch(x))
     model = keras_senet.create_model("legacy_seresnet50", weights=str(checkpoint),
                                      features_only=True, input_shape=(None, None, 3))
     maps = model.predict(x, verbose=0)
@@ -93,12 +105,12 @@ def test_feature_maps_match_timm_feature_extractor(photos, tmp_path):
 
 def test_official_pth_release_file_loads_like_its_safetensors(photos, tmp_path):
     """The legacy_* checkpoints are torch .pth files; with torch installed they load directly."""
-    reference = randomised_timm_model("legacy_seresnet18")
+    reference = randomised_timm_model("legacy_seresnet18", photos)
     checkpoint = tmp_path / "seresnet18-4bb0ce65.pth"
     torch.save(reference.state_dict(), checkpoint)
     x = preprocess_input(photos[:2])
     with torch.no_grad():
-        expected = reference(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
+        expected = reference(to_torch(x)).numpy()
     model = keras_senet.create_model("legacy_seresnet18", weights=str(checkpoint),
                                      classifier_activation=None)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4)
