@@ -18,7 +18,7 @@ import json
 import os
 import time
 
-from keras_senet.weights.sources import EvalTransform
+from keras_senet.weights.sources import IN_MODEL_TRANSFORM, EvalTransform
 
 STATE_FILE = "state.json"
 
@@ -30,8 +30,7 @@ def default_transform(spec):
     `(x / 255 - mean) / std` the identity.
     """
     if spec.preprocessing == "in_model":
-        return EvalTransform(input_size=spec.default_size, crop_pct=1.0, mean=(0.0, 0.0, 0.0),
-                             std=(1 / 255,) * 3)
+        return dataclasses.replace(IN_MODEL_TRANSFORM, input_size=spec.default_size)
     return EvalTransform(input_size=spec.default_size)
 
 
