@@ -11,7 +11,7 @@ from keras_senet.registry import get_spec, list_models  # noqa: E402
 
 
 def create_model(model_name, weights=None, *, include_top=True, input_tensor=None,
-                 input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
+                 input_shape=None, pooling=None, classes=None, classifier_activation="softmax",
                  features_only=False, name=None):
     """Builds any registered architecture by name.
 
@@ -24,7 +24,8 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         features_only: return a model whose outputs are the four stage feature maps
             (strides 4, 8, 16, 32) instead of a classifier.
         include_top, input_tensor, input_shape, pooling, classes, classifier_activation:
-            as in `keras.applications`.
+            as in `keras.applications`; `classes=None` takes the checkpoint's classes
+            (or the family's: 1000, 10 for the CIFAR networks).
         name: the Keras model's name (default: the registry name).
 
     Returns:

@@ -24,6 +24,8 @@ class ModelSpec:
             normalises 0..255 pixels itself).
         paper: figures reported by the paper, {"params_m": .., "gflops": .., "top1_err": ..}.
         drop_rate: dropout before the classifier.
+        num_classes: classifier width when `classes` is not given (1000 for ImageNet
+            families, 10 for CIFAR).
     """
 
     name: str
@@ -37,6 +39,7 @@ class ModelSpec:
     preprocessing: str = "torch"
     paper: dict = dataclasses.field(default_factory=dict)
     drop_rate: float = 0.0
+    num_classes: int = 1000
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

@@ -15,6 +15,7 @@ from keras_senet.applications.se_resnet import (
     SEResNeXt50,
     SEResNeXt101,
 )
+from keras_senet.applications import cifar  # noqa: F401  (registers the CIFAR networks)
 from keras_senet.applications.sknet import SKNet50, SKNet101, SKResNet18, SKResNet34
 
 __all__ = [

@@ -98,9 +98,11 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
     if features_only:
         include_top = False
     request = resolve.parse_weights(spec, weights, name_tag)
+    if classes is None:
+        classes = request.num_classes if request.pretrained else spec.num_classes
     if request.pretrained and include_top and classes != request.num_classes:
         raise ValueError(
-            "If using `weights='imagenet'` with `include_top=True`, `classes` should be "
+            f"If using `weights={weights!r}` with `include_top=True`, `classes` should be "
             f"{request.num_classes}.  Received classes={classes}")
     default_size = request.input_size or spec.default_size
     input_shape = obtain_input_shape(input_shape, default_size, spec.min_size,

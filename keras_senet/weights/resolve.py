@@ -20,7 +20,7 @@ import tempfile
 import keras
 
 from keras_senet.weights import checkpoint_io
-from keras_senet.weights.sources import WeightSource, find_source, sources_for
+from keras_senet.weights.sources import PACKAGE_SCHEME, WeightSource, find_source, sources_for
 
 KERAS_EXTENSIONS = (".weights.h5", ".keras")
 REFERENCE_EXTENSIONS = (".safetensors", ".pth", ".pt", ".bin")
@@ -115,12 +115,32 @@ def _hash_matches(path, expected):
     return expected is None or _sha256(path).startswith(expected.lower())
 
 
+def packaged_file(source):
+    """The path of weights shipped inside the package (`package:keras_senet/...` URLs),
+    hash-checked; works the same from a source checkout and an installed wheel."""
+    import keras_senet
+
+    relative = source.url[len(PACKAGE_SCHEME):].removeprefix("keras_senet/")
+    path = os.path.join(os.path.dirname(os.path.abspath(keras_senet.__file__)), relative)
+    if not os.path.isfile(path):
+        raise WeightsDownloadError(
+            f"The {source.full_name} weights should ship with keras_senet at {path}, but the "
+            "file is missing: reinstall keras-senet (or restore the file from the repository).")
+    if not _hash_matches(path, source.sha256):
+        raise ValueError(f"{path} does not match its sha256 {source.sha256}: the installation "
+                         "is corrupted; reinstall keras-senet.")
+    return path
+
+
 def fetch(source):
     """The local path of a checkpoint, downloading and verifying it on first use.
 
     The download goes to a private staging folder and moves into the cache only after the
     hash check, so an interrupted transfer or a corrupted file leaves nothing behind.
+    Weights shipped with the package are read in place.
     """
+    if source.url.startswith(PACKAGE_SCHEME):
+        return packaged_file(source)
     root = cache_dir()
     os.makedirs(root, exist_ok=True)
     target = os.path.join(root, source.file_name)
@@ -170,6 +190,8 @@ def pretrained_weights(model, spec, source):
     """
     from keras_senet.convert import convert_reference
 
+    if source.file_format == "keras_safetensors":  # already in Keras layout
+        return checkpoint_io.read_safetensors(fetch(source))[0]
     converted = _converted_path(source)
     if os.path.exists(converted):
         tensors, metadata = checkpoint_io.read_safetensors(converted)

@@ -46,7 +46,9 @@ class WeightSource:
         num_classes: classifier width.
         transform: the evaluation transform.
         license: the weights' licence.
-        top1: timm's reported ImageNet top-1 (%), None where timm reports none.
+        top1: timm's reported ImageNet top-1 (%), None where timm reports none; for the
+            weights this project trained (`packaged_source`), the measured validation
+            top-1 (%) on the held-out split named in weights/manifest.json.
     """
 
     arch: str
@@ -63,6 +65,25 @@ class WeightSource:
     @property
     def full_name(self):
         return f"{self.arch}.{self.tag}"
+
+
+# Models that normalise 0..255 pixels themselves (the CIFAR networks): mean 0 and std 1/255
+# make the transform's `(x / 255 - mean) / std` hand them the raw pixels.
+IN_MODEL_TRANSFORM = EvalTransform(input_size=32, crop_pct=1.0, mean=(0.0, 0.0, 0.0),
+                                   std=(1 / 255,) * 3)
+PACKAGE_SCHEME = "package:"
+
+
+def packaged_source(arch, tag, sha256, top1, num_classes=10, transform=IN_MODEL_TRANSFORM):
+    """Weights this project trained, shipped inside the package (no download).
+
+    The file is `keras_senet/weights/<tag>/<arch>.<tag>.safetensors` in Keras layout
+    ({variable path: array}); weights/manifest.json records how each was trained.
+    """
+    file_name = f"{arch}.{tag}.safetensors"
+    return WeightSource(arch, tag, url=f"{PACKAGE_SCHEME}keras_senet/weights/{tag}/{file_name}",
+                        file_name=file_name, file_format="keras_safetensors", sha256=sha256,
+                        num_classes=num_classes, transform=transform, top1=top1)
 
 
 def hf_source(arch, tag, **kwargs):
@@ -212,12 +233,13 @@ def sources_for(arch):
 
 
 def find_source(arch, tag=None):
-    """The checkpoint `arch.tag` (the default one when `tag` is None or "imagenet")."""
+    """The checkpoint `arch.tag` (the default ImageNet one when `tag` is None or
+    "imagenet"; None when there is none)."""
     sources = sources_for(arch)
     if not sources:
         return None
-    if tag in (None, "imagenet"):
-        return sources[0]
+    if tag in (None, "imagenet"):  # the first ImageNet-1k checkpoint
+        return next((s for s in sources if s.num_classes == 1000), None)
     for source in sources:
         if source.tag == tag:
             return source

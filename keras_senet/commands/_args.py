@@ -1,0 +1,73 @@
+"""Arguments shared by `train`, `finetune` and `evaluate` (no TensorFlow imports here)."""
+
+import os
+import shlex
+import sys
+
+
+def add_data_arguments(parser):
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", help="image folder root/{train,val}/<class>/<image> (or a "
+                      ".tar.gz of one); with --tfds: the tfds data_dir / manual_dir")
+    data.add_argument("--tfds", help="a tensorflow-datasets name (cifar10, imagenette, "
+                      "imagenet2012, ...)")
+    data.add_argument("--download", action="store_true", help="let tfds download the dataset")
+    data.add_argument("--holdout", type=int, default=0, help="without a val/ folder: hold out "
+                      "the last N images of each class as validation")
+    data.add_argument("--limit-per-class", type=int, default=0,
+                      help="train on the first N images of each class only")
+    data.add_argument("--train-split", default="train", help="tfds training split")
+    data.add_argument("--val-split", default="validation",
+                      help="tfds validation split (falls back to 'test')")
+    data.add_argument("--batch-size", type=int, default=64, help="global batch size")
+    data.add_argument("--input-size", type=int, help="input resolution (default: the "
+                      "checkpoint's evaluation size)")
+
+
+def add_run_arguments(parser, default_epochs):
+    run = parser.add_argument_group("run")
+    run.add_argument("--epochs", type=int, default=default_epochs)
+    run.add_argument("--output", help="run directory (default: runs/<model>-<command>)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --output from its last completed epoch")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--augment", choices=("crop_flip", "inception", "none"),
+                     help="training augmentation (default: crop_flip up to 64 px, else "
+                     "inception)")
+    run.add_argument("--mixed-precision", action="store_true",
+                     help="mixed_float16 on GPU, mixed_bfloat16 on CPU / TPU")
+    run.add_argument("--label-smoothing", type=float, default=0.0)
+    run.add_argument("--weight-decay", type=float, default=5e-4,
+                     help="decoupled weight decay on kernels (BN and biases excluded)")
+    run.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    run.add_argument("--momentum", type=float, default=0.9)
+    run.add_argument("--verbose", type=int, default=None,
+                     help="Keras verbosity: 1 progress bar, 2 one line per epoch")
+
+
+def data_options(args):
+    from keras_senet.data_pipeline import DataOptions
+
+    return DataOptions(data_dir=args.data_dir, tfds=args.tfds, holdout=args.holdout,
+                       limit_per_class=args.limit_per_class, download=args.download,
+                       train_split=args.train_split, val_split=args.val_split)
+
+
+def run_dir(args, command):
+    return args.output or os.path.join("runs", f"{args.model}-{command}")
+
+
+def command_line():
+    return " ".join(shlex.quote(a) for a in [os.path.basename(sys.argv[0]), *sys.argv[1:]])
+
+
+def prepare_run_dir(path, resume):
+    """Creates the run directory; refuses to overwrite a run unless resuming."""
+    from keras_senet.training import new_state, read_state
+
+    state = read_state(path)
+    if state is not None and not resume:
+        raise ValueError(f"{path} already holds a run (state.json). Pass --resume to continue "
+                         "it, or another --output.")
+    os.makedirs(path, exist_ok=True)
+    return state

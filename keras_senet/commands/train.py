@@ -1,0 +1,109 @@
+"""`keras-senet train MODEL --data-dir ROOT | --tfds NAME`: train from scratch.
+
+    keras-senet train resnet20_cifar --data-dir cifar10-train.tar.gz --holdout 500 \
+        --epochs 180 --batch-size 128 --lr 0.1 --schedule cosine
+    KERAS_BACKEND=jax keras-senet train ...            # DataParallel over all devices
+    keras-senet train ... --strategy mirrored          # tf.distribute, all local GPUs
+
+Writes the run directory (see `keras_senet.training`): per-epoch checkpoints (`--resume`
+continues), TensorBoard logs, curves.png, final.safetensors, model.keras, results.json.
+"""
+
+from keras_senet.commands import _args
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="registry name (keras-senet list)")
+    parser.add_argument("--weights", default=None,
+                        help="initial weights (default: random): a tag or a file")
+    _args.add_data_arguments(parser)
+    _args.add_run_arguments(parser, default_epochs=90)
+    opt = parser.add_argument_group("schedule and distribution")
+    opt.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
+    opt.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine")
+    opt.add_argument("--warmup-epochs", type=int, default=0)
+    opt.add_argument("--step-epochs", type=int, nargs="*",
+                     help="epochs where the step schedule multiplies the LR by 0.1")
+    opt.add_argument("--strategy", choices=("none", "mirrored", "multiworker", "tpu"),
+                     default="none", help="tf.distribute strategy (KERAS_BACKEND=jax: "
+                     "keras.distribution.DataParallel whenever not 'none')")
+    opt.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
+    opt.add_argument("--logical-cpus", type=int, default=0,
+                     help="split the CPU into N logical devices (test distribution on CPU)")
+
+
+def run(args):
+    import json
+    import os
+
+    from keras_senet import training
+
+    if args.logical_cpus:
+        training.split_logical_cpus(args.logical_cpus)
+    import keras
+
+    import keras_senet
+    from keras_senet.data_pipeline import load_datasets
+
+    out = _args.run_dir(args, "train")
+    state = _args.prepare_run_dir(out, args.resume)
+    keras.utils.set_random_seed(args.seed)
+    policy = training.set_mixed_precision(args.mixed_precision)
+    strategy = training.get_strategy(args.strategy, args.tpu)
+    spec = keras_senet.get_spec(args.model)
+    transform = training.default_transform(spec)
+    if args.input_size:
+        transform = training.transform_for(None, spec, args.input_size)
+    train_ds, val_ds, names = load_datasets(
+        _args.data_options(args), transform, args.batch_size, args.augment, seed=args.seed,
+        drop_remainder=strategy.num_replicas_in_sync > 1)
+    size = transform.input_size
+    with strategy.scope():
+        model = keras_senet.create_model(args.model, weights=args.weights, classes=len(names),
+                                         input_shape=(size, size, 3),
+                                         classifier_activation="softmax")
+    steps = training.steps_in(train_ds)
+    print(f"{args.model}: {model.count_params():,} params, {len(names)} classes, "
+          f"{steps} steps/epoch, batch {args.batch_size}, {policy}, "
+          f"{strategy.num_replicas_in_sync} replica(s)")
+
+    def setup(m):
+        with strategy.scope():
+            schedule = training.make_schedule(args.schedule, args.lr, args.epochs, steps,
+                                              args.warmup_epochs, args.step_epochs)
+            opt = training.make_optimizer(args.optimizer, schedule, args.weight_decay, m,
+                                          args.momentum)
+            training.compile_model(m, opt, args.label_smoothing)
+
+    if state is None:
+        state = training.new_state({"command": _args.command_line(), "model": args.model,
+                                    "classes": names, "seed": args.seed,
+                                    "epochs": args.epochs})
+    phases = [training.Phase("train", args.epochs, setup)]
+    training.fit_phases(model, phases, train_ds, val_ds, out, state, verbose=args.verbose
+                        if args.verbose is not None else "auto")
+    return finish(model, val_ds, out, state, args.model)
+
+
+def finish(model, val_ds, out, state, title):
+    """Evaluates, saves final.safetensors / model.keras / curves.png / results.json."""
+    import json
+    import os
+
+    from keras_senet import training
+
+    training.save_tensors(model, os.path.join(out, "final.safetensors"))
+    model.save(os.path.join(out, "model.keras"))
+    scores = model.evaluate(val_ds, verbose=0, return_dict=True)
+    results = {"val_top1": scores["accuracy"], "val_top5": scores["top5"],
+               "val_loss": scores["loss"], "epochs": len(state["history"]),
+               "train_seconds": round(sum(r["seconds"] for r in state["history"]), 1),
+               "command": state["config"]["command"]}
+    training.write_json_atomic(os.path.join(out, "results.json"), results)
+    try:
+        training.plot_curves(state["history"], os.path.join(out, "curves.png"), title)
+    except ImportError:
+        print("matplotlib is not installed: no curves.png (pip install 'keras-senet[data]')")
+    print(json.dumps(results))
+    print(f"run directory: {out}")
+    return 0

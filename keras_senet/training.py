@@ -1,0 +1,355 @@
+"""What `train`, `finetune` and `evaluate` share: transforms, optimisers, schedules,
+distribution strategies, resumable fitting, and the training-curve plot.
+
+A run directory holds:
+    state.json                    phases, epochs completed per phase, per-epoch history
+    ckpt-<phase>-<epoch>.weights.h5   model + optimiser after the last completed epoch
+    <phase>.safetensors           model weights at the end of each phase (Keras layout)
+    final.safetensors, model.keras   the trained model
+    logs/                         TensorBoard
+    curves.png                    loss and accuracy per epoch
+
+Checkpoints are written to a new file before `state.json` (replaced atomically) points at
+it, so a run killed at any moment resumes (`resume=True`) from its last completed epoch.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+from keras_senet.weights.sources import IN_MODEL_TRANSFORM, EvalTransform
+
+STATE_FILE = "state.json"
+
+
+def default_transform(spec):
+    """The evaluation transform of an architecture without a checkpoint.
+
+    CIFAR models ("in_model" preprocessing) take 0..255 pixels: mean 0, std 1/255 makes
+    `(x / 255 - mean) / std` the identity.
+    """
+    if spec.preprocessing == "in_model":
+        return dataclasses.replace(IN_MODEL_TRANSFORM, input_size=spec.default_size)
+    return EvalTransform(input_size=spec.default_size)
+
+
+def transform_for(model, spec, input_size=None):
+    """`model.pretrained_cfg.transform` when the model has one, else `default_transform`."""
+    source = getattr(model, "pretrained_cfg", None)
+    transform = source.transform if source is not None else default_transform(spec)
+    if input_size and input_size != transform.input_size:
+        transform = dataclasses.replace(transform, input_size=input_size)
+    return transform
+
+
+def set_mixed_precision(enabled):
+    """mixed_float16 on GPU, mixed_bfloat16 elsewhere (CPU, TPU); float32 when disabled."""
+    import keras
+
+    if not enabled:
+        keras.config.set_dtype_policy("float32")
+        return "float32"
+    policy = "mixed_bfloat16"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_physical_devices("GPU"):
+            policy = "mixed_float16"
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        if jax.default_backend() == "gpu":
+            policy = "mixed_float16"
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def split_logical_cpus(count):
+    """Splits the CPU into `count` logical devices (to exercise distribution on one CPU).
+
+    Must run before TensorFlow initialises its devices.
+    """
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
+    return [d.name for d in tf.config.list_logical_devices("CPU")]
+
+
+class _NoStrategy:
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
+
+
+def get_strategy(name, tpu_address=None):
+    """A `tf.distribute` strategy by name, or on the JAX backend `DataParallel` over all
+    devices (set globally; returns a no-op scope).
+
+    "mirrored": all local GPUs (or all logical CPUs when no GPU); "multiworker": the
+    cluster in the TF_CONFIG environment variable; "tpu": the TPU at `tpu_address`.
+    """
+    import keras
+
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    if keras.backend.backend() == "jax":
+        if name in ("none",):
+            return _NoStrategy()
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        print(f"JAX DataParallel over {len(devices)} devices")
+        return _NoStrategy()
+    if name == "none":
+        return _NoStrategy()
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"--strategy {name} needs KERAS_BACKEND=tensorflow (or jax for "
+                         "DataParallel); received backend {keras.backend.backend()!r}.")
+    import tensorflow as tf
+
+    if name == "mirrored":
+        devices = None
+        if not tf.config.list_logical_devices("GPU"):
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multiworker reads the cluster from the TF_CONFIG "
+                             "environment variable, which is not set.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+SCHEDULES = ("cosine", "step", "constant")
+OPTIMIZERS = ("sgd", "adamw")
+
+
+def make_schedule(kind, lr, epochs, steps_per_epoch, warmup_epochs=0, step_epochs=None,
+                  step_gamma=0.1):
+    """A learning-rate schedule over `epochs * steps_per_epoch` steps.
+
+    cosine: linear warm-up then cosine decay to 0; step: lr * gamma at each epoch in
+    `step_epochs` (default: 50% and 75% of the run); constant: lr.
+    """
+    import keras
+
+    if kind not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {kind!r}; expected one of {SCHEDULES}.")
+    total = max(1, epochs * steps_per_epoch)
+    warmup = min(total - 1, warmup_epochs * steps_per_epoch)
+    if kind == "constant":
+        return lr
+    if kind == "cosine":
+        if warmup:
+            return keras.optimizers.schedules.CosineDecay(
+                0.0, total - warmup, warmup_target=lr, warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(lr, total)
+    step_epochs = step_epochs or [epochs // 2, epochs * 3 // 4]
+    boundaries = sorted({max(1, e) * steps_per_epoch for e in step_epochs})
+    values = [lr * step_gamma ** i for i in range(len(boundaries) + 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def make_optimizer(name, learning_rate, weight_decay, model, momentum=0.9):
+    """SGD with Nesterov momentum or AdamW; decoupled weight decay on kernels only.
+
+    BatchNorm scales / offsets and every bias (variables of rank <= 1) are excluded.
+    """
+    import keras
+
+    if name not in OPTIMIZERS:
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of {OPTIMIZERS}.")
+    if name == "sgd":
+        opt = keras.optimizers.SGD(learning_rate, momentum=momentum, nesterov=True,
+                                   weight_decay=weight_decay or None)
+    else:
+        opt = keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    if weight_decay:
+        opt.exclude_from_weight_decay(
+            var_list=[v for v in model.trainable_variables if len(v.shape) <= 1])
+    return opt
+
+
+def steps_in(dataset):
+    """Batches per epoch of a tf.data dataset (0 when unknown)."""
+    n = int(dataset.cardinality())
+    return max(n, 0)
+
+
+# ------------------------------------------------------------------- resumable fitting
+
+
+def read_state(run_dir):
+    path = os.path.join(run_dir, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json_atomic(path, data):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1)
+    os.replace(tmp, path)
+
+
+def new_state(config):
+    return {"config": config, "epochs_done": {}, "checkpoint": None, "history": []}
+
+
+def _checkpointer(run_dir, state, phase):
+    import keras
+
+    class Checkpointer(keras.callbacks.Callback):
+        """After each epoch: weights + optimiser to a new file, then state.json."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            name = f"ckpt-{phase}-{epoch + 1}.weights.h5"
+            path = os.path.join(run_dir, name)
+            self.model.save_weights(path)
+            old = state["checkpoint"]
+            state["checkpoint"] = name
+            state["epochs_done"][phase] = epoch + 1
+            record = {"phase": phase, "epoch": epoch + 1,
+                      "seconds": round(time.time() - self._start, 2)}
+            record.update({k: float(v) for k, v in (logs or {}).items()})
+            state["history"].append(record)
+            write_json_atomic(os.path.join(run_dir, STATE_FILE), state)
+            if old and old != name and os.path.exists(os.path.join(run_dir, old)):
+                os.remove(os.path.join(run_dir, old))
+
+    return Checkpointer()
+
+
+def save_tensors(model, path, metadata=None):
+    """The model's variables as Keras-layout safetensors ({variable path: array})."""
+    import keras
+
+    from keras_senet.weights import checkpoint_io
+
+    tensors = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+    tmp = path + ".tmp.safetensors"
+    checkpoint_io.write_safetensors(tmp, tensors, metadata or {})
+    os.replace(tmp, path)
+
+
+def load_tensors(model, path):
+    from keras_senet.weights import checkpoint_io, resolve
+
+    tensors, _ = checkpoint_io.read_safetensors(path)
+    resolve.assign(model, tensors)
+
+
+@dataclasses.dataclass
+class Phase:
+    """One `fit` of a run: its name, epochs, and `setup(model) -> compiled model`."""
+
+    name: str
+    epochs: int
+    setup: object
+
+
+def _tensorboard(log_dir):
+    """A TensorBoard callback, or none (with a note) when tensorboard is not installed."""
+    import importlib.util
+
+    import keras
+
+    if importlib.util.find_spec("tensorboard") is None:
+        print("tensorboard is not installed: no TensorBoard logs "
+              "(pip install 'keras-senet[data]')")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir)]
+
+
+def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), verbose="auto"):
+    """Runs the phases in order, skipping what `state` records as done.
+
+    A phase with completed epochs resumes from the checkpoint (weights and optimiser); a
+    phase that has not started takes the weights the previous phase ended with.
+    """
+    import keras
+
+    previous, ran = None, False
+    for phase in phases:
+        done = state["epochs_done"].get(phase.name, 0)
+        if done >= phase.epochs:
+            previous = phase
+            continue
+        phase.setup(model)
+        if done:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(run_dir, state["checkpoint"]))
+            print(f"[{phase.name}] resuming after epoch {done} of {phase.epochs} "
+                  f"from {state['checkpoint']}")
+        elif previous is not None:
+            load_tensors(model, os.path.join(run_dir, f"{previous.name}.safetensors"))
+        print(f"[{phase.name}] epochs {done + 1}..{phase.epochs}")
+        ran = True
+        model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, initial_epoch=done,
+                  callbacks=[_checkpointer(run_dir, state, phase.name),
+                             *_tensorboard(os.path.join(run_dir, "logs", phase.name)),
+                             *callbacks],
+                  verbose=verbose)
+        save_tensors(model, os.path.join(run_dir, f"{phase.name}.safetensors"))
+        previous = phase
+    if not ran and phases:  # everything was already done: hand back the final weights
+        load_tensors(model, os.path.join(run_dir, f"{phases[-1].name}.safetensors"))
+    return state
+
+
+def plot_curves(history, path, title=""):
+    """Loss and top-1 accuracy per epoch (train and validation) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    x = list(range(1, len(history) + 1))
+    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "top-1 accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = [r.get(prefix + key) for r in history]
+            if any(v is not None for v in values):
+                ax.plot(x, values, style, marker="o", ms=3,
+                        label=("validation " if prefix else "train ") + label)
+        boundaries = [i + 1.5 for i in range(len(history) - 1)
+                      if history[i]["phase"] != history[i + 1]["phase"]]
+        for b in boundaries:
+            ax.axvline(b, color="grey", lw=0.8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def compile_model(model, optimizer, label_smoothing=0.0):
+    """Cross-entropy on one-hot labels, top-1 and top-5 accuracy."""
+    import keras
+
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy"),
+                 keras.metrics.TopKCategoricalAccuracy(5, name="top5")])
+    return model

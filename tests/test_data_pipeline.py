@@ -1,0 +1,63 @@
+"""The shared input pipeline: image-folder splits, hold-out, archives, transforms."""
+
+import os
+import tarfile
+
+import numpy as np
+import pytest
+
+from keras_senet import data_pipeline as dp
+from keras_senet.training import default_transform
+from keras_senet.weights.sources import EvalTransform
+import keras_senet
+
+
+def _touch_folder(root, per_class=5, classes=("b", "a")):
+    for name in classes:
+        os.makedirs(root / "train" / name)
+        for i in range(per_class):
+            (root / "train" / name / f"{i:04d}.jpg").write_bytes(b"")
+
+
+def test_holdout_takes_the_last_images_of_each_class(tmp_path):
+    _touch_folder(tmp_path)
+    options = dp.DataOptions(data_dir=str(tmp_path), holdout=2, limit_per_class=2)
+    (train, train_labels), (val, val_labels), names = dp.folder_splits(options)
+    assert names == ["a", "b"]  # sorted: label index = alphabetical order
+    assert [os.path.relpath(p, tmp_path / "train") for p in val] == [
+        "a/0003.jpg", "a/0004.jpg", "b/0003.jpg", "b/0004.jpg"]
+    assert [os.path.relpath(p, tmp_path / "train") for p in train] == [
+        "a/0000.jpg", "a/0001.jpg", "b/0000.jpg", "b/0001.jpg"]
+    assert list(val_labels) == [0, 0, 1, 1]
+
+
+def test_missing_validation_is_a_clear_error(tmp_path):
+    _touch_folder(tmp_path)
+    with pytest.raises(ValueError, match="--holdout"):
+        dp.folder_splits(dp.DataOptions(data_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="does not exist"):
+        dp.folder_splits(dp.DataOptions(data_dir=str(tmp_path / "nowhere"), holdout=1))
+
+
+def test_archives_are_extracted_once(tmp_path):
+    _touch_folder(tmp_path / "src")
+    archive = tmp_path / "tiny.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "train", arcname="train")
+    root = dp.extract_archive(str(archive), str(tmp_path / "out"))
+    assert sorted(os.listdir(os.path.join(root, "train"))) == ["a", "b"]
+    assert dp.extract_archive(str(archive), str(tmp_path / "out")) == root
+
+
+def test_eval_transform_resizes_the_shorter_side_then_centre_crops():
+    import tensorflow as tf
+
+    transform = EvalTransform(input_size=32, crop_pct=0.5)
+    image = tf.zeros((40, 80, 3), tf.uint8)
+    assert tuple(dp.eval_resize_crop(image, transform).shape) == (32, 32, 3)
+    # CIFAR models take 0..255 pixels: their default transform leaves values unchanged.
+    cifar = default_transform(keras_senet.get_spec("resnet20_cifar"))
+    pixels = tf.constant([[[0.0, 128.0, 255.0]]])
+    np.testing.assert_allclose(dp.normalize(pixels, cifar).numpy(), pixels.numpy(), rtol=1e-6)
+    imagenet = default_transform(keras_senet.get_spec("legacy_seresnet50"))
+    assert imagenet.mean == (0.485, 0.456, 0.406) and imagenet.input_size == 224

@@ -1,0 +1,122 @@
+"""The training programs, run for real on a tiny generated image folder on the CPU.
+
+Each test starts `applications/<program>.py` in a subprocess, as a user would.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLASSES = ("red", "green", "blue")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """root/{train,val}/<class>/*.png: 32x32 noisy images tinted by class, 6 + 3 per class."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 6), ("val", 3)):
+        for label, name in enumerate(CLASSES):
+            os.makedirs(root / split / name)
+            for i in range(count):
+                image = rng.integers(0, 96, (32, 32, 3))
+                image[..., label] += 150
+                Image.fromarray(image.astype(np.uint8)).save(root / split / name / f"{i}.png")
+    return str(root)
+
+
+def run_program(program, *args, timeout=600):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "KERAS_BACKEND": "tensorflow"}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", program), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_train_then_evaluate_then_finetune(folder, tmp_path):
+    run = str(tmp_path / "train")
+    out = run_program("train.py", "resnet20_cifar", "--data-dir", folder, "--epochs", "1",
+                      "--batch-size", "6", "--lr", "0.05", "--label-smoothing", "0.1",
+                      "--output", run, "--verbose", "2")
+    assert "3 classes" in out
+    results = json.load(open(os.path.join(run, "results.json")))
+    assert results["epochs"] == 1 and 0.0 <= results["val_top1"] <= 1.0
+    for name in ("final.safetensors", "model.keras", "curves.png", "state.json"):
+        assert os.path.getsize(os.path.join(run, name)) > 0
+    assert os.listdir(os.path.join(run, "logs", "train"))  # TensorBoard event files
+
+    # The weights file loads through create_model and scores the same in evaluate.
+    out = run_program("evaluate.py", "resnet20_cifar", "--weights",
+                      os.path.join(run, "final.safetensors"), "--data-dir", folder,
+                      "--batch-size", "6")
+    scores = json.loads(out.strip().splitlines()[-1])
+    assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
+
+    # Fine-tune from those weights: a frozen phase then an unfrozen one.
+    ft = str(tmp_path / "finetune")
+    run_program("finetune.py", "resnet20_cifar", "--weights",
+                os.path.join(run, "final.safetensors"), "--data-dir", folder, "--epochs", "1",
+                "--unfrozen-epochs", "1", "--batch-size", "6", "--output", ft, "--verbose", "2")
+    state = json.load(open(os.path.join(ft, "state.json")))
+    assert [(r["phase"], r["epoch"]) for r in state["history"]] == [("frozen", 1),
+                                                                     ("unfrozen", 1)]
+    assert os.path.exists(os.path.join(ft, "frozen.safetensors"))
+    assert open(os.path.join(ft, "classes.txt")).read().split() == sorted(CLASSES)
+
+
+def test_train_mirrored_over_two_logical_cpus(folder, tmp_path):
+    out = run_program("train.py", "resnet20_cifar", "--data-dir", folder, "--epochs", "1",
+                      "--batch-size", "6", "--strategy", "mirrored", "--logical-cpus", "2",
+                      "--output", str(tmp_path / "run"), "--verbose", "2")
+    assert "2 replica(s)" in out
+    assert json.load(open(tmp_path / "run" / "results.json"))["epochs"] == 1
+
+
+def test_a_killed_run_resumes_with_no_lost_epoch(folder, tmp_path):
+    run, epochs = str(tmp_path / "run"), 12
+    args = ["resnet20_cifar", "--data-dir", folder, "--epochs", str(epochs), "--batch-size",
+            "6", "--output", run, "--verbose", "2", "--schedule", "step"]
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "applications", "train.py"),
+                             *args], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state_path = os.path.join(run, "state.json")
+    deadline = time.time() + 500
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(state_path) and json.load(open(state_path))["epochs_done"].get(
+                "train", 0) >= 1:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.load(open(state_path))["epochs_done"]["train"]
+    assert 1 <= done < epochs, "the run finished before it could be killed"
+
+    out = run_program("train.py", *args, "--resume")
+    assert f"resuming after epoch {done} of {epochs}" in out
+    history = json.load(open(state_path))["history"]
+    assert [r["epoch"] for r in history] == list(range(1, epochs + 1))
+    assert json.load(open(os.path.join(run, "results.json")))["epochs"] == epochs
+
+
+def test_an_existing_run_is_not_overwritten(folder, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "state.json").write_text("{}")
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "train.py"),
+                           "resnet20_cifar", "--data-dir", folder, "--output", str(run)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode != 0 and "--resume" in proc.stderr
