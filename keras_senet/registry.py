@@ -24,6 +24,9 @@ class ModelSpec:
             normalises 0..255 pixels itself).
         paper: figures reported by the paper, {"params_m": .., "gflops": .., "top1_err": ..}.
         drop_rate: dropout before the classifier.
+        head: the family's own classifier, `head(x, include_top, pooling, classes,
+            classifier_activation)` (VGG's fc1 / fc2); None for keras.applications' head
+            (`avg_pool` -> `predictions`).
     """
 
     name: str
@@ -37,6 +40,7 @@ class ModelSpec:
     preprocessing: str = "torch"
     paper: dict = dataclasses.field(default_factory=dict)
     drop_rate: float = 0.0
+    head: Callable | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
