@@ -24,7 +24,7 @@ class ModelSpec:
             normalises 0..255 pixels itself).
         paper: figures reported by the paper, {"params_m": .., "gflops": .., "top1_err": ..}.
         drop_rate: dropout before the classifier.
-        head: the family's own classifier, `head(x, include_top, pooling, classes,
+        head: the family's own classifier, `head(x, config, include_top, pooling, classes,
             classifier_activation)` (VGG's fc1 / fc2); None for keras.applications' head
             (`avg_pool` -> `predictions`).
     """

@@ -115,7 +115,7 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
         outputs = features
     else:
         if spec.head is not None:
-            outputs = spec.head(features[-1], include_top, pooling, classes,
+            outputs = spec.head(features[-1], spec.config, include_top, pooling, classes,
                                 classifier_activation)
         else:
             outputs = head(features[-1], include_top, pooling, classes,

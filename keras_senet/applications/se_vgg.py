@@ -8,7 +8,6 @@ Registry names: "se_vgg16_bn" and the plain twin "vgg16_bn".
 """
 
 import dataclasses
-import functools
 
 from keras_senet import registry
 from keras_senet.applications._common import NO_WEIGHTS_DOC, head, make_constructor
@@ -22,7 +21,7 @@ _PAPER = {
 }
 
 
-def vgg_head(x, include_top, pooling, classes, classifier_activation, arch):
+def vgg_head(x, arch, include_top, pooling, classes, classifier_activation):
     """VGG's fully connected classifier with the top; keras.applications' pooling without."""
     if include_top:
         return vgg_classifier(x, arch, classes, classifier_activation)
@@ -34,7 +33,7 @@ for _name, _cfg in (("se_vgg16_bn", _CONFIG), ("vgg16_bn", dataclasses.replace(_
     registry.register(registry.ModelSpec(
         name=_name, family="se_vgg", builder=build_vgg, config=_cfg,
         constructor="SEVGG16" if _cfg.se else None, paper=_PAPER[_name],
-        head=functools.partial(vgg_head, arch=_cfg)))
+        head=vgg_head))
 
 CONSTRUCTORS = {"SEVGG16": ("se_vgg16_bn", "se_vgg16")}
 

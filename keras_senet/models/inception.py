@@ -119,8 +119,10 @@ def bn_inception_module(x, row, arch):
     b = conv_bn(x, row.double[0], 1, name=f"{name}_double_3x3_reduce")
     b = conv_bn(b, row.double[1], 3, name=f"{name}_double_3x3_1")
     branches.append(conv_bn(b, row.double[1], 3, stride=stride, name=f"{name}_double_3x3_2"))
-    if stride > 1:  # Caffe max pool, ceil mode
-        b = max_pool_3x3_s2(x, ceil_mode=True, name=f"{name}_pool")
+    if stride > 1:
+        # Padding 1, floor mode: the same size as the strided convs for every input size
+        # (the Caffe model's ceil-mode pool without padding disagrees with them on odd sizes).
+        b = max_pool_3x3_s2(x, ceil_mode=False, name=f"{name}_pool")
     elif row.pool == "avg":  # Caffe / PyTorch: padding 1, padded zeros counted
         b = layers.ZeroPadding2D(1, name=f"{name}_pool_pad")(x)
         b = layers.AveragePooling2D(3, strides=1, name=f"{name}_pool")(b)

@@ -16,7 +16,7 @@ def build_tiny(arch_name, config, size, include_top=True, classes=4, pooling=Non
     inputs = keras.Input((size, size, 3))
     x = spec.builder(inputs, config)[-1]
     if spec.head is not None:
-        outputs = spec.head(x, include_top, pooling, classes, "softmax")
+        outputs = spec.head(x, config, include_top, pooling, classes, "softmax")
     else:
         outputs = head(x, include_top, pooling, classes, "softmax")
     return keras.Model(inputs, outputs, name=f"tiny_{arch_name}")
