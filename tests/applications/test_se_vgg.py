@@ -1,5 +1,9 @@
 """SEVGG16: registry, its fully connected head, the contract, and torchvision's counts."""
 
+import importlib.util
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -50,9 +54,14 @@ def test_constructor_contract():
 
 @pytest.mark.slow
 def test_vgg16_bn_parameter_count_equals_torchvision():
-    torchvision = pytest.importorskip("torchvision")
-    reference = torchvision.models.vgg16_bn(weights=None)
-    expected = sum(p.numel() for p in reference.parameters())
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is in the [test] extra")
+    # torch imported after TensorFlow in one process can crash: count in a fresh one.
+    script = ("import torchvision; m = torchvision.models.vgg16_bn(weights=None); "
+              "print(sum(p.numel() for p in m.parameters()))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    expected = int(run.stdout.split()[-1])
     assert count_params(create_model("vgg16_bn")) == expected  # 138,365,992
 
 
