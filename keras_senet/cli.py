@@ -3,6 +3,7 @@
     keras-senet list [--family F] [--pretrained]
     keras-senet summary NAME
     keras-senet convert SRC DST --model NAME
+    keras-senet train | finetune | evaluate MODEL --data-dir ROOT | --tfds NAME ...
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
 `add_arguments(parser)` and `run(args) -> int`.
@@ -16,6 +17,9 @@ COMMANDS = {
     "list": ("keras_senet.commands.info", "list architectures, their size and their weights"),
     "summary": ("keras_senet.commands.summary", "print a model's layers and parameter count"),
     "convert": ("keras_senet.commands.convert", "convert a timm checkpoint to Keras weights"),
+    "train": ("keras_senet.commands.train", "train a model from scratch (tf.distribute / JAX)"),
+    "finetune": ("keras_senet.commands.finetune", "fine-tune a pretrained backbone on new data"),
+    "evaluate": ("keras_senet.commands.evaluate", "top-1 / top-5 of a model on a dataset"),
 }
 
 

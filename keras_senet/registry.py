@@ -26,6 +26,9 @@ class ModelSpec:
         drop_rate: dropout before the classifier.
         num_classes: classifier width when `classes` is not given (1000 for ImageNet
             families, 10 for CIFAR).
+        head: the family's own classifier, `head(x, config, include_top, pooling, classes,
+            classifier_activation)` (VGG's fc1 / fc2); None for keras.applications' head
+            (`avg_pool` -> `predictions`).
     """
 
     name: str
@@ -40,6 +43,7 @@ class ModelSpec:
     paper: dict = dataclasses.field(default_factory=dict)
     drop_rate: float = 0.0
     num_classes: int = 1000
+    head: Callable | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

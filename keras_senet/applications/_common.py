@@ -116,8 +116,12 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
     if features_only:
         outputs = features
     else:
-        outputs = head(features[-1], include_top, pooling, classes, classifier_activation,
-                       spec.drop_rate)
+        if spec.head is not None:
+            outputs = spec.head(features[-1], spec.config, include_top, pooling, classes,
+                                classifier_activation)
+        else:
+            outputs = head(features[-1], include_top, pooling, classes,
+                           classifier_activation, spec.drop_rate)
     model_inputs = get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = Model(model_inputs, outputs, name=name or spec.name)
     return resolve.load(model, spec, request, include_top=include_top)
@@ -136,3 +140,56 @@ def head(x, include_top, pooling, classes, classifier_activation, drop_rate=0.0)
     if pooling == "max":
         return layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
+
+
+def make_constructor(ctor_name, arch, default_name, doc, module=None):
+    """A keras.applications-style constructor for the registered architecture `arch`.
+
+    The signature is `keras.applications.ResNet50`'s with `name=default_name`; every check,
+    the head and the weights go through `build_model`, so all families raise the same errors.
+
+    Args:
+        ctor_name: the public name ("SEMobileNet").
+        arch: the registry name it builds ("se_mobilenet").
+        default_name: the Keras model's default `name`.
+        doc: the constructor's docstring.
+        module: the `__module__` to report (the family's applications module).
+    """
+    def constructor(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name=default_name):
+        return build_model(arch, include_top=include_top, weights=weights,
+                           input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                           classes=classes, classifier_activation=classifier_activation,
+                           name=name)
+
+    constructor.__name__ = constructor.__qualname__ = ctor_name
+    constructor.__doc__ = doc
+    if module:
+        constructor.__module__ = module
+    return constructor
+
+
+NO_WEIGHTS_DOC = """Instantiates {title}: {what}.
+
+    Reference: {reference}. No pretrained weights exist for this architecture:
+    pass `weights=None` (random initialisation) or the path of a `.weights.h5`, `.keras` or
+    `.safetensors` file you trained; the default `"imagenet"` raises a `ValueError`, as
+    keras.applications does for an unavailable checkpoint. Inputs are RGB images normalised
+    with `keras_senet.applications.{module}.preprocess_input` ("torch" mode).
+
+    Args:
+        include_top: whether to include the classifier ({top}).
+        weights: `None` or the path to a weights file (see above).
+        input_tensor: optional Keras tensor to use as image input.
+        input_shape: optional (H, W, 3) shape; with `include_top=False` any size >= {min_size}
+            (`None` for variable sizes). Defaults to ({size}, {size}, 3).
+        pooling: `None` (4D feature map), `"avg"` or `"max"` when `include_top=False`.
+        classes: number of classes.
+        classifier_activation: activation of the `predictions` layer (`None` for logits).
+        name: the model's name.
+
+    Returns:
+        A `keras.Model`: (B, H, W, 3) -> (B, classes), or the last feature map
+        (B, h, w, {features}) without the top, (B, {features}) with pooling.
+    """

@@ -2,6 +2,7 @@
 
 from keras_senet.layers.conv import make_divisible
 from keras_senet.layers.selective_kernel import SelectiveKernel
+from keras_senet.layers.shuffle import ChannelShuffle
 from keras_senet.layers.squeeze_excite import SqueezeExcite
 
-__all__ = ["SqueezeExcite", "SelectiveKernel", "make_divisible"]
+__all__ = ["SqueezeExcite", "SelectiveKernel", "ChannelShuffle", "make_divisible"]

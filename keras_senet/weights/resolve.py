@@ -54,7 +54,8 @@ class WeightsRequest:
 def _invalid_weights(spec, weights):
     tags = [s.tag for s in sources_for(spec.name)]
     available = f" Pretrained tags of {spec.name}: {tags}." if tags else (
-        f" {spec.name} has no pretrained checkpoint.")
+        f" {spec.name} has no pretrained checkpoint: pass weights=None, or the path of "
+        "weights you trained.")
     return ValueError(
         "The `weights` argument should be either `None` (random initialization), 'imagenet' "
         "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
@@ -86,7 +87,8 @@ def parse_weights(spec, weights, name_tag=None):
         tag = text if text != "imagenet" else name_tag
         source = find_source(spec.name, tag)
         if source is None:
-            raise _invalid_weights(spec, f"{weights!r} (no checkpoint {spec.name}.{tag})")
+            checkpoint = f"{spec.name}.{tag}" if tag else spec.name
+            raise _invalid_weights(spec, f"{weights!r} (no checkpoint {checkpoint})")
         return WeightsRequest(source=source)
     if os.path.isfile(text):
         if not text.endswith(KERAS_EXTENSIONS + REFERENCE_EXTENSIONS):

@@ -1,0 +1,79 @@
+"""SEMobileNet and SEShuffleNet: registry, contract, parameter counts and MFLOPs vs paper."""
+
+import keras
+import pytest
+
+from keras_senet import get_spec, list_models
+from keras_senet.applications import SEMobileNet, SEShuffleNet
+from keras_senet.flops import count_params
+from keras_senet.models.mobilenet import MobileNetArch
+from keras_senet.models.shufflenet import ShuffleNetArch
+from tests.applications.family_checks import (
+    check_constructor,
+    check_keras_round_trip,
+    check_mixed_bfloat16,
+    macs_and_params,
+)
+
+TINY = {
+    "se_mobilenet": (MobileNetArch(alpha=0.25), 32),
+    "se_shufflenet_g3": (ShuffleNetArch(groups=3, widths=(24, 48, 96), depths=(2, 2, 1),
+                                        stem_filters=12), 32),
+}
+
+
+def test_registry_rows_and_plain_twins():
+    assert set(list_models("se_mobile")) == {"se_mobilenet", "mobilenet", "se_shufflenet_g3",
+                                             "shufflenet_g3"}
+    assert not get_spec("mobilenet").config.se and get_spec("se_mobilenet").config.se
+    assert get_spec("se_shufflenet_g3").constructor == "SEShuffleNet"
+
+
+@pytest.mark.parametrize("arch_name", sorted(TINY))
+def test_mixed_bfloat16(arch_name):
+    check_mixed_bfloat16(arch_name, *TINY[arch_name])
+
+
+@pytest.mark.parametrize("arch_name", sorted(TINY))
+def test_keras_round_trip(arch_name, tmp_path):
+    config, size = TINY[arch_name]
+    check_keras_round_trip(arch_name, config, size, tmp_path)
+
+
+@pytest.mark.parametrize("constructor, features, name", [
+    (SEMobileNet, 1024, "se_mobilenet"), (SEShuffleNet, 960, "se_shufflenet")])
+def test_constructor_contract(constructor, features, name):
+    assert check_constructor(constructor, 32, features).name == name
+
+
+def test_mobilenet_parameter_count_equals_keras_applications():
+    from keras_senet import create_model
+
+    reference = keras.applications.MobileNet(weights=None)
+    model = create_model("mobilenet")
+    assert count_params(model) == count_params(reference)  # 4,231,976 trainable
+
+
+def _truncate_m(params):
+    """The paper's one-decimal millions truncate: 4,231,976 -> 4.2, 1,865,728 -> 1.8."""
+    return int(params / 1e5) / 10
+
+
+def test_mobilenet_counts_against_the_paper():
+    # SENet paper Table 16: MobileNet 4.2M params, 569 MFLOPs; SE-MobileNet 4.7M, 572.
+    plain, plain_params = macs_and_params("mobilenet", 224)
+    se, se_params = macs_and_params("se_mobilenet", 224)
+    assert (_truncate_m(plain_params), _truncate_m(se_params)) == (4.2, 4.7)
+    assert plain / 1e6 == pytest.approx(569, rel=0.002)
+    # we count the squeeze (an add) and the scale (a multiply) per element; the paper's
+    # +3 MFLOPs counts about one op per element: ours is +5.9 M.
+    assert se / 1e6 == pytest.approx(572, rel=0.01)
+
+
+def test_shufflenet_counts_against_the_paper():
+    # SENet paper Table 16: ShuffleNet 1x (g=3) 1.8M, 140 MFLOPs; SE 2.4M, 142 MFLOPs.
+    plain, plain_params = macs_and_params("shufflenet_g3", 224)
+    se, se_params = macs_and_params("se_shufflenet_g3", 224)
+    assert (_truncate_m(plain_params), _truncate_m(se_params)) == (1.8, 2.4)
+    assert plain / 1e6 == pytest.approx(140, rel=0.03)  # ours 137.5 M
+    assert se / 1e6 == pytest.approx(142, rel=0.01)
