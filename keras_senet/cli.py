@@ -3,6 +3,7 @@
     keras-senet list [--family F] [--pretrained]
     keras-senet summary NAME
     keras-senet convert SRC DST --model NAME
+    keras-senet export NAME DST [--format saved_model|tflite|onnx] [--version N] ...
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
 `add_arguments(parser)` and `run(args) -> int`.
@@ -16,6 +17,8 @@ COMMANDS = {
     "list": ("keras_senet.commands.info", "list architectures, their size and their weights"),
     "summary": ("keras_senet.commands.summary", "print a model's layers and parameter count"),
     "convert": ("keras_senet.commands.convert", "convert a timm checkpoint to Keras weights"),
+    "export": ("keras_senet.commands.export",
+               "export a SavedModel (TF Serving), TFLite or ONNX file, verified"),
 }
 
 

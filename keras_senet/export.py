@@ -229,7 +229,7 @@ def _labels_for(num_classes, labels):
 def decode_and_crop(image_bytes, size, transform):
     """One encoded image -> float32 (H, W, 3) RGB 0..255 with the evaluation transform.
 
-    Decode (JPEG / PNG / GIF first frame / BMP, to RGB), resize the shorter side to
+    Decode (JPEG with the accurate IDCT as PIL, PNG / GIF first frame / BMP; to RGB), resize the shorter side to
     `round(H / crop_pct)` (non-square: each side to `round(side / crop_pct)`) with
     antialiasing, round and clip to 0..255 as PIL's uint8 output, centre-crop `size`.
 
@@ -241,7 +241,14 @@ def decode_and_crop(image_bytes, size, transform):
     import tensorflow as tf
 
     height, width = size
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    # JPEG with the accurate integer IDCT: the same pixels as PIL / libjpeg's default, where
+    # TensorFlow's default (fast IDCT) is about one level off on average.
+    image = tf.cond(
+        tf.io.is_jpeg(image_bytes),
+        lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.ensure_shape(
+            tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+            [None, None, 3]))
     image = tf.cast(image, tf.float32)
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     if height == width:
