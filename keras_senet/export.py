@@ -96,33 +96,56 @@ def _tf():
 
 @contextlib.contextmanager
 def _plain_grouped_convolutions():
-    """Traces grouped convolutions as plain `Conv2D` ops, not XLA-compiled sub-functions.
+    """Traces grouped convolutions as plain TensorFlow ops, not XLA-compiled sub-functions.
 
     Keras' TensorFlow backend wraps every grouped convolution in
     `tf.function(jit_compile=True)` because old TensorFlow CPU kernels lacked grouped
     convolution. In a SavedModel that becomes a `StatefulPartitionedCall` marked
     `_XlaMustCompile`: tf2onnx cannot convert it, the TFLite converter and TF Serving need
     XLA for it. TensorFlow >= 2.16 runs grouped `Conv2D` natively on CPU and GPU, so while
-    tracing an export we call `tf.nn.convolution` directly (the same maths; the exporters'
+    tracing an export we emit `tf.nn.convolution` directly (the same maths; the exporters'
     verification compares the outputs). `_check_no_xla` asserts the result.
+
+    One exception: Grappler fuses Conv2D + bias (+ activation) into `_FusedConv2D`, whose CPU
+    kernel rejects grouped convolutions ("Fused conv implementation does not support grouped
+    convolutions"). A grouped Conv2D *layer* with a bias or an activation is therefore traced
+    as one convolution per group and a concatenation. The zoo's grouped convolutions have
+    neither (BatchNorm follows them) and stay single grouped ops.
     """
     import tensorflow as tf
+    from keras import activations
     from keras.src.backend.tensorflow import nn as tf_nn
+    from keras.src.layers.convolutional.base_conv import BaseConv
 
-    original = tf_nn.conv
+    original_conv = tf_nn.conv
+    original_op = BaseConv.convolution_op
 
     def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
         data_format = tf_nn.backend.standardize_data_format(data_format)
         if data_format != "channels_last" or len(inputs.shape) != 4:
-            return original(inputs, kernel, strides, padding, data_format, dilation_rate)
+            return original_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
         return tf.nn.convolution(inputs, kernel, strides, padding.upper(),
                                  data_format="NHWC", dilations=dilation_rate)
 
+    def convolution_op(self, inputs, kernel):
+        fused_after = self.use_bias or self.activation not in (None, activations.linear)
+        if (self.groups == 1 or not fused_after or self.rank != 2
+                or self.data_format != "channels_last" or type(self).call is not BaseConv.call):
+            return original_op(self, inputs, kernel)
+        per_group = zip(tf.split(inputs, self.groups, axis=-1),
+                        tf.split(kernel, self.groups, axis=-1))
+        return tf.concat(
+            [tf.nn.convolution(x, k, list(self.strides), self.padding.upper(),
+                               data_format="NHWC", dilations=list(self.dilation_rate))
+             for x, k in per_group], axis=-1)
+
     tf_nn.conv = conv
+    BaseConv.convolution_op = convolution_op
     try:
         yield
     finally:
-        tf_nn.conv = original
+        tf_nn.conv = original_conv
+        BaseConv.convolution_op = original_op
 
 
 def _check_no_xla(concrete_function):
