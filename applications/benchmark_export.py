@@ -48,7 +48,7 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
     from keras_senet import export
     from keras_senet.applications.imagenet_utils import preprocess_input
 
-    results = {"rows": [], "latency": {}}
+    results = {"rows": [], "latency": {}, "load_before": os.getloadavg()[0]}
     # Logits out (the SavedModel adds the softmax in its graph), so that the TFLite / ONNX
     # differences are measured on logits, not on near-uniform probabilities.
     model = keras_senet.create_model(model_name, weights=None, input_shape=(size, size, 3),
@@ -97,9 +97,12 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
         serve = loaded.signatures["serving_default"]
         pixels = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
         x = preprocess_input(pixels)
-        keras_fn = tf.function(lambda p: model(
-            (p / 255.0 - tf.constant([0.485, 0.456, 0.406])) / tf.constant([0.229, 0.224, 0.225]),
-            training=False))
+        mean = tf.constant([0.485, 0.456, 0.406]) * 255.0
+        std = tf.constant([0.229, 0.224, 0.225]) * 255.0
+
+        @tf.function(autograph=False)
+        def keras_fn(p):
+            return model((p - mean) / std, training=False)
         candidates = {
             "Keras model in a tf.function": lambda: keras_fn(tf.constant(pixels)).numpy(),
             "Keras `model.predict`": lambda: model.predict(x, verbose=0),
@@ -123,6 +126,7 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
                 fn()
                 times[key].append(time.perf_counter() - t)
         results["latency"] = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+        results["load_after"] = os.getloadavg()[0]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return results
@@ -154,12 +158,19 @@ def to_markdown(results, model_name, size, repeats, command):
                      f"{diff_text} |")
     lines += [
         "",
+        "Size: the keras_senet SavedModel stores each variable once (its tf.Module tracks the "
+        "tf.Variables behind the Keras variables), plus the graph (`saved_model.pb`) and "
+        "`assets/labels.txt`; Keras' own `model.export()` also tracks the Keras variable "
+        "wrappers and stores every variable twice (keras-team/keras#23553).",
+        "",
         f"The keras_senet SavedModel export without the fresh-process verification took "
         f"{results['saved_model_no_verify_s']:.1f} s. Diffs: the SavedModel row compares "
         "probabilities of both signatures (softmax in the graph); TFLite / ONNX rows compare "
         "the model's logits on random normalised inputs, batch 2.",
         "",
-        f"CPU latency, batch 1, median of {repeats} interleaved calls:",
+        f"CPU latency, batch 1, median of {repeats} interleaved calls (1-minute load average "
+        f"{results['load_before']:.1f} before the run, {results['load_after']:.1f} after the "
+        "latency loop, on 2 cores):",
         "",
         "| runtime | ms |",
         "|---|---|",
