@@ -4,6 +4,7 @@
     keras-senet summary NAME
     keras-senet convert SRC DST --model NAME
     keras-senet train | finetune | evaluate MODEL --data-dir ROOT | --tfds NAME ...
+    keras-senet export NAME DST [--format saved_model|tflite|onnx] [--version N] ...
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
 `add_arguments(parser)` and `run(args) -> int`.
@@ -20,6 +21,8 @@ COMMANDS = {
     "train": ("keras_senet.commands.train", "train a model from scratch (tf.distribute / JAX)"),
     "finetune": ("keras_senet.commands.finetune", "fine-tune a pretrained backbone on new data"),
     "evaluate": ("keras_senet.commands.evaluate", "top-1 / top-5 of a model on a dataset"),
+    "export": ("keras_senet.commands.export",
+               "export a SavedModel (TF Serving), TFLite or ONNX file, verified"),
 }
 
 

@@ -1,0 +1,321 @@
+"""keras_senet.export: SavedModel serving signatures, TFLite and ONNX, and their failure modes.
+
+Small models only: a 4-layer classifier with a grouped convolution for the signature
+behaviour, and three zoo architectures (SE-ResNeXt and SK-ResNet, which have grouped
+convolutions, and SE-ResNet, which has none) at 32-64 px for the three formats.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+
+import keras_senet  # noqa: E402
+from keras_senet import export  # noqa: E402
+from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
+from keras_senet.weights.sources import EvalTransform  # noqa: E402
+
+DATA = pathlib.Path(__file__).parent / "data"
+LABELS = ["cat", "coffee", "rocket"]
+
+
+def tiny_classifier(classes=3, activation="softmax", size=32):
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inputs)
+    x = keras.layers.Conv2D(8, 3, groups=4, padding="same", activation="relu", name="grouped")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    outputs = keras.layers.Dense(classes, activation=activation, name="predictions")(x)
+    return keras.Model(inputs, outputs, name="tiny")
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    keras.utils.set_random_seed(1)
+    return tiny_classifier()
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tiny, tmp_path_factory):
+    base = tmp_path_factory.mktemp("serving") / "tiny"
+    report = export.export_saved_model(tiny, base, version=3, labels=LABELS, top_k=2, log=None)
+    return report, tf.saved_model.load(report.path)
+
+
+def test_layout_is_what_tf_serving_expects(tiny_export):
+    report, _ = tiny_export
+    path = pathlib.Path(report.path)
+    assert path.name == "3"
+    assert (path / "saved_model.pb").is_file()
+    assert (path / "variables" / "variables.index").is_file()
+    assert (path / "assets" / "labels.txt").read_text().splitlines() == LABELS
+    # No staging directories left beside the version directory.
+    assert [p.name for p in path.parent.iterdir()] == ["3"]
+
+
+def test_export_verifies_in_a_fresh_process_and_logs_the_signatures(tiny_export):
+    report, _ = tiny_export
+    assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-5
+    assert "signature_def['serving_default']" in report.summary
+    assert "inputs['images'] dtype: float32 shape: [None, 32, 32, 3]" in report.summary
+    assert "signature_def['predict_image_bytes']" in report.summary
+    assert "inputs['image_bytes'] dtype: string shape: [None]" in report.summary
+    assert "outputs['top_k_labels'] dtype: string shape: [None, 2]" in report.summary
+
+
+def test_serving_default_normalises_inside_the_graph(tiny, tiny_export):
+    _, loaded = tiny_export
+    serve = loaded.signatures["serving_default"]
+    assert set(serve.structured_outputs) == set(export.OUTPUT_KEYS)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    out = serve(images=tf.constant(pixels))
+    expected = tiny.predict(preprocess_input(pixels), verbose=0)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
+    top = np.argsort(-expected, axis=1)[:, :2]
+    np.testing.assert_array_equal(out["top_k_indices"].numpy(), top)
+    np.testing.assert_allclose(out["top_k_scores"].numpy(),
+                               np.take_along_axis(expected, top, 1), atol=1e-6)
+    labels = out["top_k_labels"].numpy().astype(str)
+    assert labels.tolist() == [[LABELS[i] for i in row] for row in top]
+
+
+def pil_eval_crop(path, size, transform):
+    """The timm / torchvision evaluation transform with PIL, for comparison."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    w, h = image.size
+    target = round(size / transform.crop_pct)
+    nw, nh = (target, int(target * h / w)) if w <= h else (int(target * w / h), target)
+    image = image.resize((nw, nh), {"bilinear": Image.BILINEAR,
+                                    "bicubic": Image.BICUBIC}[transform.interpolation])
+    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    return np.asarray(image.crop((left, top, left + size, top + size)), "float32")
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_decode_and_crop_matches_the_pil_evaluation_transform(interpolation):
+    transform = EvalTransform(crop_pct=0.875, interpolation=interpolation)
+    for name in ("chelsea", "astronaut"):
+        path = DATA / f"{name}.jpg"
+        ours = export.decode_and_crop(tf.io.read_file(str(path)), (64, 64), transform).numpy()
+        reference = pil_eval_crop(path, 64, transform)
+        assert ours.shape == (64, 64, 3)
+        # Same JPEG decoder settings; the resampling kernels differ by rounding only.
+        assert np.abs(ours - reference).mean() < 0.5
+        assert np.abs(ours - reference).max() <= 8
+
+
+def test_predict_image_bytes_on_real_jpegs_and_png(tiny, tiny_export):
+    _, loaded = tiny_export
+    jpegs = [(DATA / f"{n}.jpg").read_bytes() for n in ("chelsea", "coffee")]
+    png = tf.io.encode_png(tf.io.decode_jpeg(jpegs[1], dct_method="INTEGER_ACCURATE")).numpy()
+    out = loaded.signatures["predict_image_bytes"](image_bytes=tf.constant(jpegs + [png]))
+    pixels = np.stack([export.decode_and_crop(tf.constant(b), (32, 32), EvalTransform()).numpy()
+                       for b in jpegs + [png]])
+    expected = tiny.predict(preprocess_input(pixels), verbose=0)
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
+    # The PNG re-encoding of the second JPEG decodes to the same pixels.
+    np.testing.assert_allclose(out["probabilities"][1], out["probabilities"][2], atol=1e-6)
+
+
+def test_corrupted_image_bytes_fail_naming_the_elements(tiny_export):
+    _, loaded = tiny_export
+    serve = loaded.signatures["predict_image_bytes"]
+    good = (DATA / "rocket.jpg").read_bytes()
+    batch = [good, b"definitely not an image", good[: len(good) // 3]]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"by index.*\[1 2\]"):
+        serve(image_bytes=tf.constant(batch))
+    # The loaded model keeps serving good batches afterwards.
+    assert serve(image_bytes=tf.constant([good]))["probabilities"].shape == (1, 3)
+
+
+def test_fresh_process_reload(tiny, tmp_path):
+    path = export.export_saved_model(tiny, tmp_path / "m", labels=LABELS, top_k=3,
+                                     verify=False, log=None).path
+    pixels = np.random.default_rng(3).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", pixels)
+    script = (
+        "import sys, json, numpy as np, tensorflow as tf\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "out = m.signatures['serving_default'](images=tf.constant(np.load(sys.argv[2])))\n"
+        "print(json.dumps({'p': out['probabilities'].numpy().tolist(),\n"
+        "                  'labels': out['top_k_labels'].numpy().astype(str).tolist()}))\n")
+    proc = subprocess.run([sys.executable, "-c", script, path, str(tmp_path / "x.npy")],
+                          capture_output=True, text=True, check=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = tiny.predict(preprocess_input(pixels), verbose=0)
+    np.testing.assert_allclose(np.array(got["p"]), expected, atol=1e-5)
+    assert got["labels"] == [[LABELS[i] for i in np.argsort(-row)] for row in expected]
+
+
+def test_logits_model_gets_softmax_and_default_labels(tmp_path):
+    model = tiny_classifier(classes=6, activation=None)
+    report = export.export_saved_model(model, tmp_path / "m", top_k=3, log=None)
+    loaded = tf.saved_model.load(report.path)
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    out = loaded.signatures["serving_default"](images=tf.constant(pixels))
+    expected = softmax(model.predict(preprocess_input(pixels), verbose=0))
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-6)
+    assert (tmp_path / "m" / "assets" / "labels.txt").read_text().split() == list("012345")
+
+
+def test_1000_class_models_get_the_imagenet_labels(tmp_path):
+    model = tiny_classifier(classes=1000)
+    export.export_saved_model(model, tmp_path / "m", verify=False, log=None)
+    labels = (tmp_path / "m" / "assets" / "labels.txt").read_text().splitlines()
+    assert labels[1] == "goldfish" and labels[386] == "African_elephant"
+
+
+def test_existing_non_empty_path_is_refused_unless_overwrite(tiny, tmp_path):
+    target = tmp_path / "m"
+    target.mkdir()
+    (target / "keep.txt").write_text("user data")
+    with pytest.raises(ValueError, match="exists and is not empty.*overwrite"):
+        export.export_saved_model(tiny, target, top_k=3, verify=False, log=None)
+    assert (target / "keep.txt").exists()
+    export.export_saved_model(tiny, target, top_k=3, verify=False, overwrite=True,
+                              log=None)
+    assert (target / "saved_model.pb").exists() and not (target / "keep.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    # A file path is refused for every format without overwrite.
+    (tmp_path / "model.tflite").write_bytes(b"old")
+    with pytest.raises(ValueError, match="exists"):
+        export.export_tflite(tiny, tmp_path / "model.tflite", log=None)
+    assert (tmp_path / "model.tflite").read_bytes() == b"old"
+
+
+class NumpyInCall(keras.layers.Layer):
+    """A layer that only runs eagerly: it converts its input to NumPy."""
+
+    def call(self, x):
+        return keras.ops.convert_to_tensor(np.asarray(x) * 2.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def test_untraceable_model_fails_clearly_and_leaves_no_directory(tmp_path):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    outputs = keras.layers.Dense(5, activation="softmax")(NumpyInCall()(x))
+    model = keras.Model(inputs, outputs)
+    with pytest.raises(export.ExportError, match="Could not trace"):
+        export.export_saved_model(model, tmp_path / "base", version=1, log=None)
+    assert not (tmp_path / "base" / "1").exists()
+    assert list((tmp_path / "base").iterdir()) == []  # no staging directory left behind
+
+
+def test_failed_verification_leaves_no_directory(tiny, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise export.ExportError("outputs differ")
+
+    monkeypatch.setattr(export, "_verify_saved_model", fail)
+    with pytest.raises(export.ExportError, match="outputs differ"):
+        export.export_saved_model(tiny, tmp_path / "m", top_k=3, log=None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments(tiny, tmp_path):
+    with pytest.raises(ValueError, match="Unknown export format 'pb'"):
+        export.export(tiny, tmp_path / "m", format="pb")
+    with pytest.raises(ValueError, match="quantize"):
+        export.export_tflite(tiny, tmp_path / "m.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="top_k"):
+        export.export_saved_model(tiny, tmp_path / "m", top_k=4)
+    with pytest.raises(ValueError, match="2 labels for a model with 3 classes"):
+        export.export_saved_model(tiny, tmp_path / "m", labels=["a", "b"], top_k=3)
+    with pytest.raises(ValueError, match="version"):
+        export.export_saved_model(tiny, tmp_path / "m", version="v1", top_k=3)
+    with pytest.raises(ValueError, match="does not match the model's fixed input size"):
+        export.export_saved_model(tiny, tmp_path / "m", image_size=64, top_k=3)
+    features = keras.Model(tiny.inputs, tiny.get_layer("grouped").output)
+    with pytest.raises(ValueError, match="include_top=True"):
+        export.export_saved_model(features, tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
+
+def cli_args(argv):
+    from keras_senet.commands import export as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    return command, parser.parse_args(argv)
+
+
+def test_cli_rejects_an_unknown_format():
+    with pytest.raises(SystemExit):
+        cli_args(["seresnet18", "out", "--format", "pb"])
+    command, args = cli_args(["seresnet18", "out.onnx", "--format", "onnx", "--version", "1"])
+    with pytest.raises(ValueError, match="--version"):
+        command.run(args)
+
+
+def test_cli_exports_a_versioned_saved_model(tmp_path):
+    command, args = cli_args(["seresnet18", str(tmp_path / "serving"), "--version", "1",
+                              "--image-size", "32", "--top-k", "3", "--no-verify"])
+    assert command.run(args) == 0
+    assert (tmp_path / "serving" / "1" / "saved_model.pb").is_file()
+    loaded = tf.saved_model.load(str(tmp_path / "serving" / "1"))
+    out = loaded.signatures["serving_default"](images=tf.zeros([1, 32, 32, 3]))
+    assert out["top_k_labels"].shape == (1, 3)
+    assert out["probabilities"].shape == (1, 1000)
+
+
+# --- the zoo, to all three formats ---------------------------------------------------------
+
+ZOO = [
+    ("seresnext26d_32x4d", 64),  # grouped 3x3 convolutions (32 groups)
+    ("skresnet18", 64),          # Selective Kernel: grouped dilated convolutions
+    ("seresnet18", 32),          # no grouped convolution
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,size", ZOO)
+def test_zoo_model_to_all_three_formats(name, size, tmp_path):
+    keras.utils.set_random_seed(0)
+    # Logits out: the TFLite / ONNX comparisons then see values of order 1, not 1e-3.
+    model = keras_senet.create_model(name, weights=None, input_shape=(size, size, 3),
+                                     classes=10, classifier_activation=None)
+    saved = export.export_saved_model(model, tmp_path / "saved", log=None)
+    assert saved.max_abs_diff <= 1e-5  # checked in a fresh process
+    assert saved.size_bytes <= 1.1 * saved.weights_bytes
+    tflite = export.export_tflite(model, tmp_path / "m.tflite", log=None)
+    assert tflite.max_abs_diff <= 1e-4
+    quantized = export.export_tflite(model, tmp_path / "q.tflite", quantize="dynamic",
+                                     atol=1.0, log=None)
+    assert quantized.size_bytes < 0.35 * tflite.size_bytes
+    pytest.importorskip("onnxruntime")
+    onnx = export.export_onnx(model, tmp_path / "m.onnx", log=None)
+    assert onnx.max_abs_diff <= 1e-4
+
+    # Independently of the exporters' own checks: same logits on a real image.
+    pixels = export.decode_and_crop(tf.io.read_file(str(DATA / "chelsea.jpg")), (size, size),
+                                    EvalTransform()).numpy()[None]
+    x = preprocess_input(pixels)
+    logits = model.predict(x, verbose=0)
+    interpreter = export.tflite_interpreter(str(tmp_path / "m.tflite"))
+    np.testing.assert_allclose(export.run_tflite(interpreter, x), logits, atol=1e-4)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], logits,
+                               atol=1e-4)
+    loaded = tf.saved_model.load(saved.path)
+    out = loaded.signatures["serving_default"](images=tf.constant(pixels))
+    np.testing.assert_allclose(out["probabilities"].numpy(), softmax(logits), atol=1e-5)
