@@ -3,6 +3,7 @@
     keras-senet list [--family F] [--pretrained]
     keras-senet summary NAME
     keras-senet convert SRC DST --model NAME
+    keras-senet bench MODEL ... [--batch-sizes 1 32] [--precision bfloat16]
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
 `add_arguments(parser)` and `run(args) -> int`.
@@ -16,6 +17,7 @@ COMMANDS = {
     "list": ("keras_senet.commands.info", "list architectures, their size and their weights"),
     "summary": ("keras_senet.commands.summary", "print a model's layers and parameter count"),
     "convert": ("keras_senet.commands.convert", "convert a timm checkpoint to Keras weights"),
+    "bench": ("keras_senet.commands.bench", "inference / training speed beside ResNet50 and timm"),
 }
 
 
