@@ -5,6 +5,7 @@
     keras-senet convert SRC DST --model NAME
     keras-senet train | finetune | evaluate MODEL --data-dir ROOT | --tfds NAME ...
     keras-senet export NAME DST [--format saved_model|tflite|onnx] [--version N] ...
+    keras-senet bench MODEL ... [--batch-sizes 1 32] [--precision bfloat16]
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
 `add_arguments(parser)` and `run(args) -> int`.
@@ -23,6 +24,7 @@ COMMANDS = {
     "evaluate": ("keras_senet.commands.evaluate", "top-1 / top-5 of a model on a dataset"),
     "export": ("keras_senet.commands.export",
                "export a SavedModel (TF Serving), TFLite or ONNX file, verified"),
+    "bench": ("keras_senet.commands.bench", "inference / training speed beside ResNet50 and timm"),
 }
 
 

@@ -1,0 +1,70 @@
+"""The benchmark harness end to end on a tiny model (no timing is asserted)."""
+
+import json
+
+import pytest
+
+from keras_senet import benchmark
+from keras_senet.commands import bench
+
+
+def test_parse_model_strings():
+    assert benchmark.parse_model("seresnet50") == benchmark.Candidate(
+        "seresnet50", "senet", "seresnet50", None)
+    assert benchmark.parse_model("keras:ResNet50@xla").option == "xla"
+    timm = benchmark.parse_model("timm:seresnet50@compile")
+    assert (timm.kind, timm.name, timm.option) == ("timm", "seresnet50", "compile")
+    with pytest.raises(ValueError, match="Unknown model name 'seresnet5'"):
+        benchmark.parse_model("seresnet5")
+    with pytest.raises(ValueError, match="unknown option @compile"):
+        benchmark.parse_model("seresnet50@compile")
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        benchmark.BenchSettings(precision="fp8")
+    with pytest.raises(ValueError, match="positive"):
+        benchmark.BenchSettings(batch_sizes=(0,))
+
+
+def test_bench_writes_json_markdown_and_chart(tmp_path):
+    """`keras-senet bench` on seresnet18 at 32x32 beside keras ResNet50, one repeat."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    out = tmp_path / "tiny"
+    args = parser.parse_args([
+        "seresnet18", "keras:ResNet50", "--input-size", "32", "--batch-sizes", "2",
+        "--train-batch-sizes", "2", "--repeats", "1", "--warmup", "0",
+        "--min-repeat-s", "0", "--classes", "10", "--out", str(out)])
+    assert bench.run(args) == 0
+
+    record = json.loads((tmp_path / "tiny.json").read_text())
+    assert record["versions"]["keras_backend"] == "tensorflow"
+    assert record["settings"]["input_size"] == 32 and record["baseline"] == "seresnet18"
+    assert record["machine"]["cpu_count"] >= 1
+    rows = {(r["model"], r["mode"], r["batch"]): r for r in record["results"]}
+    assert set(rows) == {(m, mode, 2) for m in ("seresnet18", "keras:ResNet50")
+                         for mode in ("infer", "train")}
+    for row in rows.values():
+        assert row["img_s"] > 0 and row["ms"] > 0 and len(row["ms_repeats"]) == 1
+        assert row["img_s_min"] <= row["img_s"] <= row["img_s_max"]
+        assert row["mfu"] is None  # no --peak-tflops
+    assert rows[("seresnet18", "infer", 2)]["time_ratio"] == 1.0
+    built = record["models"]["seresnet18"]
+    assert built["params"] > 1e6 and built["macs"] > 0 and built["build_s"] > 0
+
+    markdown = (tmp_path / "tiny.md").read_text()
+    assert "**inference, batch 2**" in markdown and "**training step, batch 2**" in markdown
+    assert f"| seresnet18 | {rows[('seresnet18', 'infer', 2)]['img_s']:,.1f} |" in markdown
+    assert "| keras:ResNet50 | 0.0" not in markdown  # build table: params in millions
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "tiny.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_mfu_counts_two_flops_per_multiply_add():
+    # 4 GMACs at 1000 img/s = 8 TFLOP/s, on a 100 TFLOP/s device: 8 %; training: 3 passes.
+    assert benchmark._mfu(4e9, 1000, "infer", 100) == pytest.approx(0.08)
+    assert benchmark._mfu(4e9, 1000, "train", 100) == pytest.approx(0.24)
+    assert benchmark._mfu(None, 1000, "infer", 100) is None
