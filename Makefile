@@ -17,14 +17,14 @@ $(VENV)/.base: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,export,data]"
 	touch $@
 
 demo: $(VENV)/.base
 	$(BIN)/python applications/demo.py
 
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --durations=25 tests
 
 clean:
 	rm -rf $(VENV) *.egg-info

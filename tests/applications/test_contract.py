@@ -12,26 +12,15 @@ import numpy as np
 import pytest
 
 import keras_senet.applications as applications
-from keras_senet import get_spec
+from keras_senet import get_spec, list_models
 from keras_senet.applications import _common
 from keras_senet.weights.sources import sources_for
 
 CONSTRUCTORS = [getattr(applications, name) for name in applications.__all__]
 
 
-def _families():
-    """Every family module under keras_senet.applications (each has a CONSTRUCTORS table)."""
-    import importlib
-    import pkgutil
-
-    for info in pkgutil.iter_modules(applications.__path__):
-        module = importlib.import_module(f"keras_senet.applications.{info.name}")
-        if hasattr(module, "CONSTRUCTORS"):
-            yield module
-
-
-ARCH_OF = {ctor: arch for family in _families()
-           for ctor, (arch, _) in family.CONSTRUCTORS.items()}
+ARCH_OF = {get_spec(name).constructor: name for name in list_models()
+           if get_spec(name).constructor}
 
 
 def spec_of(constructor):
