@@ -208,7 +208,14 @@ def make_dataset(images, labels, num_classes, transform, batch_size, training,
     """
     tf = _tf()
     if isinstance(images, (list, tuple)):
-        ds = tf.data.Dataset.from_tensor_slices((list(images), np.asarray(labels)))
+        images, labels = list(images), np.asarray(labels)
+        if training:
+            # Folder listings are sorted by class, and a shuffle buffer smaller than the
+            # dataset would then fill each batch with two or three classes: BatchNorm's batch
+            # statistics learn the batch's classes and inference accuracy collapses.
+            order = np.random.default_rng(seed).permutation(len(images))
+            images, labels = [images[i] for i in order], labels[order]
+        ds = tf.data.Dataset.from_tensor_slices((images, labels))
         ds = ds.map(lambda p, y: (_decode(p), y), num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = images

@@ -61,3 +61,25 @@ def test_eval_transform_resizes_the_shorter_side_then_centre_crops():
     np.testing.assert_allclose(dp.normalize(pixels, cifar).numpy(), pixels.numpy(), rtol=1e-6)
     imagenet = default_transform(keras_senet.get_spec("legacy_seresnet50"))
     assert imagenet.mean == (0.485, 0.456, 0.406) and imagenet.input_size == 224
+
+
+def test_training_batches_mix_classes_even_when_the_listing_is_sorted(tmp_path):
+    """A folder listing is sorted by class; every training batch must still mix the classes
+    (batches of one or two classes make BatchNorm learn the batch, not the images)."""
+    import tensorflow as tf
+
+    paths, labels = [], []
+    for label in range(4):
+        for i in range(10_000):  # 40,000 entries: four times the shuffle buffer
+            paths.append(str(tmp_path / f"{label}_{i % 10}.png"))
+            labels.append(label)
+    for label in range(4):
+        for i in range(10):
+            pixels = tf.fill((8, 8, 3), tf.constant(60 * label, tf.uint8))
+            tf.io.write_file(str(tmp_path / f"{label}_{i}.png"), tf.io.encode_png(pixels))
+    transform = default_transform(keras_senet.get_spec("resnet20_cifar"))
+    ds = dp.make_dataset(paths, labels, 4, transform, batch_size=64, training=True,
+                         cache=False)
+    for _, one_hot in ds.take(3):
+        classes_in_batch = np.unique(np.argmax(one_hot.numpy(), axis=1))
+        assert len(classes_in_batch) == 4
