@@ -20,7 +20,11 @@ $(VENV)/.test: $(VENV)/.base
 	$(BIN)/pip install -q -e ".[test,export,data]"
 	touch $@
 
-demo: $(VENV)/.base
+$(VENV)/.demo: $(VENV)/.base
+	$(BIN)/pip install -q -e ".[data]"
+	touch $@
+
+demo: $(VENV)/.demo
 	$(BIN)/python applications/demo.py
 
 test: $(VENV)/.test

@@ -71,7 +71,7 @@ def finetune(output):
     run_dir = os.path.join(output, "finetune")
     args = ["finetune", MODEL, "--weights", "cifar10", "--data-dir", SAMPLE,
             "--epochs", "1", "--unfrozen-epochs", "0", "--batch-size", "16",
-            "--lr", "1e-3", "--verbose", "1", "--output", run_dir]
+            "--lr", "1e-2", "--verbose", "1", "--output", run_dir]
     if os.path.exists(os.path.join(run_dir, "state.json")):
         args.append("--resume")
     print("keras-senet " + " ".join(args))

@@ -6,7 +6,7 @@ weights: timm's `legacy_*.in1k` (official) and timm's own `seresnet*` / `seresne
 """
 
 from keras_senet import registry
-from keras_senet.applications._common import build_model
+from keras_senet.applications._common import make_constructor
 from keras_senet.applications.imagenet_utils import decode_predictions, preprocess_input
 from keras_senet.models.resnet import ARCHS, build_resnet
 
@@ -67,19 +67,10 @@ _DOC = """Instantiates the {title} architecture ({arch}).
     """
 
 
-def _make_constructor(ctor_name, arch, default_name):
-    def constructor(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
-                    pooling=None, classes=1000, classifier_activation="softmax",
-                    name=default_name):
-        return build_model(arch, include_top=include_top, weights=weights,
-                           input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-                           classes=classes, classifier_activation=classifier_activation,
-                           name=name)
-
-    constructor.__name__ = constructor.__qualname__ = ctor_name
-    constructor.__doc__ = _DOC.format(title=ctor_name, arch=arch, weights=f"{arch}.in1k",
-                                      size=224, features=ARCHS[arch].num_features)
-    return constructor
+def _make_constructor(ctor_name, arch, default_name, module=__name__):
+    doc = _DOC.format(title=ctor_name, arch=arch, weights=f"{arch}.in1k", size=224,
+                      features=ARCHS[arch].num_features)
+    return make_constructor(ctor_name, arch, default_name, doc, module)
 
 
 for _ctor, (_arch, _default_name) in CONSTRUCTORS.items():

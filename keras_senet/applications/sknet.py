@@ -29,6 +29,6 @@ for _arch, _config in ARCHS.items():
             constructor=_CONSTRUCTOR_OF.get(_arch), paper=_PAPER.get(_arch, {})))
 
 for _ctor, (_arch, _default_name) in CONSTRUCTORS.items():
-    globals()[_ctor] = _make_constructor(_ctor, _arch, _default_name)
+    globals()[_ctor] = _make_constructor(_ctor, _arch, _default_name, __name__)
 
 __all__ = [*CONSTRUCTORS, "preprocess_input", "decode_predictions"]
