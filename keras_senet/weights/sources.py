@@ -224,6 +224,16 @@ SOURCES: dict[str, list[WeightSource]] = {
         hf_source("skresnext50_32x4d", "ra_in1k",
                   transform=EvalTransform(interpolation="bicubic"), top1=80.162),
     ],
+    # --- trained by this project (weights/manifest.json), shipped inside the package ---
+    # top1: validation top-1 (%) on the last 500 images of each CIFAR-10 class.
+    "resnet20_cifar": [
+        packaged_source("resnet20_cifar", "cifar10", top1=75.28, sha256=(
+            "19a2550bdbcc08861ab41e868c79faa81933edb0c65f169b7e63ef00f2dae0b4")),
+    ],
+    "se_resnet20_cifar": [
+        packaged_source("se_resnet20_cifar", "cifar10", top1=72.86, sha256=(
+            "9f8492345502ca35dbb063aba065807f58b079e907390045bdb6169f438d2b37")),
+    ],
 }
 
 
