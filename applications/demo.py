@@ -3,7 +3,8 @@
 1. the zoo: every registered architecture with its parameters and GFLOPs (shipped table);
 2. SE-ResNet-20 with the CIFAR-10 weights this project trained (shipped in the package)
    classifies real held-out CIFAR-10 images (applications/data/cifar10-sample/val);
-3. one short fine-tuning epoch on the sample's train/ folder, with the progress bar;
+3. fine-tuning a new classifier on the sample's train/ folder (3 epochs of 10 steps, the
+   backbone frozen), with the progress bar;
 4. the fine-tuned model exported as a TF Serving SavedModel and queried through its
    `predict_image_bytes` signature with the JPEG files themselves.
 
@@ -70,8 +71,8 @@ def finetune(output):
 
     run_dir = os.path.join(output, "finetune")
     args = ["finetune", MODEL, "--weights", "cifar10", "--data-dir", SAMPLE,
-            "--epochs", "1", "--unfrozen-epochs", "0", "--batch-size", "16",
-            "--lr", "1e-2", "--verbose", "1", "--output", run_dir]
+            "--epochs", "3", "--unfrozen-epochs", "0", "--batch-size", "8",
+            "--lr", "3e-2", "--verbose", "1", "--output", run_dir]
     if os.path.exists(os.path.join(run_dir, "state.json")):
         args.append("--resume")
     print("keras-senet " + " ".join(args))
@@ -117,11 +118,11 @@ def main():
     show_zoo()
     step(2, "CIFAR-10 weights trained by this project, on held-out images")
     classify_held_out_images()
-    step(3, "fine-tuning one epoch on an image folder")
+    step(3, "fine-tuning a new classifier on an image folder (80 images)")
     run_dir = finetune(output)
-    print(f"run directory: {run_dir} (checkpoints, TensorBoard logs, curves.png, "
-          f"results.json: {json.load(open(os.path.join(run_dir, 'results.json')))['val_top1']:.3f}"
-          " val top-1)")
+    results = json.load(open(os.path.join(run_dir, "results.json")))
+    print(f"fine-tuned: {results['val_top1']:.2f} top-1 on the 40 val/ images; the run "
+          "directory holds checkpoints, TensorBoard logs, curves.png and results.json")
     step(4, "SavedModel export and its serving signature")
     export_and_query(run_dir, output)
     print(f"\nall files under {output}")
