@@ -14,21 +14,16 @@ tests/weights/test_manifest.py checks that both agree with the files.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from keras_senet.weights.resolve import sha256_of  # noqa: E402
 MANIFEST = os.path.join(ROOT, "weights", "manifest.json")
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def publish(run_dir, dataset, machine):
@@ -49,7 +44,7 @@ def publish(run_dir, dataset, machine):
         "model": model,
         "dataset": dataset,
         "file": os.path.relpath(package_file, ROOT),
-        "sha256": sha256(package_file),
+        "sha256": sha256_of(package_file),
         "se": model.startswith("se_"),
         "accuracy": round(results["val_top1"], 4),
         "top5": round(results["val_top5"], 4),

@@ -105,7 +105,7 @@ def cache_dir():
     return os.path.join(home, "models", "keras_senet")
 
 
-def _sha256(path):
+def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -114,7 +114,7 @@ def _sha256(path):
 
 
 def _hash_matches(path, expected):
-    return expected is None or _sha256(path).startswith(expected.lower())
+    return expected is None or sha256_of(path).startswith(expected.lower())
 
 
 def packaged_file(source):
@@ -161,7 +161,7 @@ def fetch(source):
         if not _hash_matches(path, source.sha256):
             raise ValueError(
                 f"The download of {source.full_name} from {source.url} is corrupted: its "
-                f"sha256 {_sha256(path)} does not match the published {source.sha256}. "
+                f"sha256 {sha256_of(path)} does not match the published {source.sha256}. "
                 "Nothing was cached; try again, or check the mirror.")
         os.replace(path, target)
     finally:

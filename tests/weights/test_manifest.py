@@ -1,7 +1,6 @@
 """The weights this project trained: weights/manifest.json, the package files and the sources
 table agree, and `weights="cifar10"` loads them offline."""
 
-import hashlib
 import json
 import os
 
@@ -9,16 +8,13 @@ import numpy as np
 import pytest
 
 import keras_senet
+from keras_senet.weights.resolve import sha256_of
 from keras_senet.weights.sources import PACKAGE_SCHEME, find_source
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = json.load(open(os.path.join(ROOT, "weights", "manifest.json")))
 ENTRIES = MANIFEST["weights"]
 SAMPLE = os.path.join(ROOT, "applications", "data", "cifar10-sample", "val")
-
-
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def test_manifest_lists_a_plain_network_and_its_se_twin():
@@ -31,7 +27,7 @@ def test_manifest_lists_a_plain_network_and_its_se_twin():
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: f"{e['model']}.{e['dataset']}")
 def test_manifest_entry_matches_its_file_and_its_source(entry):
-    assert sha256(os.path.join(ROOT, entry["file"])) == entry["sha256"]
+    assert sha256_of(os.path.join(ROOT, entry["file"])) == entry["sha256"]
     source = find_source(entry["model"], entry["dataset"])
     assert source.url == PACKAGE_SCHEME + entry["file"]
     assert source.sha256 == entry["sha256"]
