@@ -2,11 +2,15 @@
 
 Variants of one architecture, built with the same code and swapped at the op level after
 building (same weights, same layer names):
-    NAME                 as shipped (SE: mean + matmul on the pooled vector; native groups=)
+    NAME                 as shipped (SE: mean + matmul on the pooled vector; grouped convs:
+                         GroupedConv2D's choice for the backend, split on TensorFlow CPU)
     NAME~se_conv1x1      SE excitation as two 1x1 convolutions on a (B, 1, 1, C) map
     NAME~no_se           the SE block skipped (the plain ResNet/ResNeXt trunk: SE's total cost)
+    NAME~groups_native   grouped 3x3 as Keras' native `Conv2D(groups=G)`
     NAME~groups_split    grouped 3x3 as G per-group convolutions + concat
     NAME~groups_dense    grouped 3x3 as one dense conv with a block-diagonal kernel (G x MACs)
+    NAME~groups_depthwise grouped 3x3 as a depthwise conv (multiplier C_out/G) summed over
+                         each group's C_in/G inputs (same MACs, C_in/G x the intermediate)
 
     PYTHONPATH=$PWD python applications/benchmark_levers.py --out bench/cpu_levers \
         seresnet50 seresnet50~se_conv1x1 seresnet50~no_se keras:ResNet50
@@ -21,7 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_senet import benchmark  # noqa: E402
 
-VARIANTS = ("se_conv1x1", "no_se", "groups_split", "groups_dense")
+VARIANTS = (
+    "se_conv1x1", "no_se", "groups_native", "groups_split", "groups_dense", "groups_depthwise")
 
 
 def _se_conv1x1(layer):
@@ -37,6 +42,12 @@ def _se_conv1x1(layer):
 
 def _no_se(layer):
     layer.call = lambda inputs: inputs
+
+
+def _groups_native(layer):
+    from keras import layers
+
+    layer.call = lambda inputs: layers.Conv2D.call(layer, inputs)
 
 
 def _groups_split(layer):
@@ -67,6 +78,28 @@ def _groups_dense(layer):
     layer.call = call
 
 
+def _groups_depthwise(layer):
+    from keras import ops
+
+    groups, strides, padding = layer.groups, layer.strides, layer.padding
+
+    def call(inputs):
+        kh, kw, cin_g, cout = layer.kernel.shape
+        cout_g = cout // groups
+        kernel = ops.reshape(layer.kernel, (kh, kw, cin_g, groups, cout_g))
+        kernel = ops.reshape(ops.transpose(kernel, (0, 1, 3, 2, 4)),
+                             (kh, kw, groups * cin_g, cout_g))
+        y = ops.depthwise_conv(inputs, kernel, strides=strides, padding=padding)
+        b, h, w = ops.shape(y)[0], ops.shape(y)[1], ops.shape(y)[2]
+        y = ops.sum(ops.reshape(y, (b, h, w, groups, cin_g, cout_g)), axis=4)
+        return ops.reshape(y, (b, h, w, cout))
+    layer.call = call
+
+
+GROUPED_CALLS = {"groups_native": _groups_native, "groups_split": _groups_split,
+                 "groups_dense": _groups_dense, "groups_depthwise": _groups_depthwise}
+
+
 class VariantRunner(benchmark.KerasRunner):
     def __init__(self, candidate, settings, variant):
         super().__init__(candidate, settings)
@@ -85,7 +118,7 @@ class VariantRunner(benchmark.KerasRunner):
                 patched += 1
             if (self.variant.startswith("groups") and isinstance(layer, layers.Conv2D)
                     and layer.groups > 1):
-                (_groups_split if self.variant == "groups_split" else _groups_dense)(layer)
+                GROUPED_CALLS[self.variant](layer)
                 patched += 1
         if not patched:
             raise ValueError(f"{self.candidate.label}: no layer to change for {self.variant}.")
@@ -98,12 +131,13 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--min-repeat-s", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     settings = benchmark.BenchSettings(batch_sizes=tuple(args.batch_sizes),
                                        repeats=args.repeats, min_repeat_s=args.min_repeat_s,
-                                       threads=args.threads)
-    restore = benchmark._configure(settings)
+                                       threads=args.threads, input_size=args.input_size)
+    restore = benchmark.configure(settings)
     runners = {}
     for text in args.models:
         base, _, variant = text.partition("~")

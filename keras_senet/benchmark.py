@@ -431,7 +431,7 @@ def make_runner(candidate, settings):
 # The measurement
 
 
-def _configure(settings):
+def configure(settings):
     """Sets the Keras dtype policy and thread counts; returns a function undoing the policy."""
     import keras
 
@@ -541,7 +541,7 @@ def run_benchmark(models, settings, baseline=None, log=print):
         raise ValueError(f"baseline {baseline!r} is not among the models "
                          f"{[c.label for c in candidates]}.")
     machine = describe_machine()
-    restore = _configure(settings)
+    restore = configure(settings)
     try:
         runners, built = {}, {}
         for c in candidates:

@@ -283,8 +283,6 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
     A phase with completed epochs resumes from the checkpoint (weights and optimiser); a
     phase that has not started takes the weights the previous phase ended with.
     """
-    import keras
-
     previous, ran = None, False
     for phase in phases:
         done = state["epochs_done"].get(phase.name, 0)

@@ -68,3 +68,41 @@ def test_mfu_counts_two_flops_per_multiply_add():
     assert benchmark._mfu(4e9, 1000, "infer", 100) == pytest.approx(0.08)
     assert benchmark._mfu(4e9, 1000, "train", 100) == pytest.approx(0.24)
     assert benchmark._mfu(None, 1000, "infer", 100) is None
+
+
+def test_every_lever_keeps_the_models_outputs(tmp_path):
+    """applications/benchmark_levers.py swaps one op for an equivalent one: same logits
+    (except ~no_se, which removes SE on purpose), and writes its table."""
+    import importlib.util
+    import os
+
+    import keras
+    import numpy as np
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "applications",
+                        "benchmark_levers.py")
+    spec = importlib.util.spec_from_file_location("benchmark_levers", path)
+    levers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(levers)
+
+    settings = benchmark.BenchSettings(batch_sizes=(1,), input_size=32, classes=10)
+    candidate = benchmark.parse_model("seresnext26d_32x4d")
+    shipped = benchmark.KerasRunner(candidate, settings)
+    shipped.build()
+    x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(shipped.model(x))
+    for variant in levers.VARIANTS:
+        runner = levers.VariantRunner(candidate, settings, variant)
+        runner.build()
+        runner.model.set_weights(shipped.model.get_weights())
+        got = keras.ops.convert_to_numpy(runner.model(x))
+        if variant == "no_se":
+            assert not np.allclose(got, expected, atol=1e-3)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=variant)
+
+    levers.main(["seresnext26d_32x4d", "seresnext26d_32x4d~groups_native", "--input-size", "32",
+                 "--repeats", "1", "--min-repeat-s", "0", "--out", str(tmp_path / "levers")])
+    table = (tmp_path / "levers.md").read_text()
+    assert "| seresnext26d_32x4d~groups_native | 1 |" in table
+    assert json.loads((tmp_path / "levers.json").read_text())["settings"]["input_size"] == 32

@@ -63,7 +63,7 @@ def command_line():
 
 def prepare_run_dir(path, resume):
     """Creates the run directory; refuses to overwrite a run unless resuming."""
-    from keras_senet.training import new_state, read_state
+    from keras_senet.training import read_state
 
     state = read_state(path)
     if state is not None and not resume:

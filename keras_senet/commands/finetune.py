@@ -65,7 +65,6 @@ def run(args):
 
     import keras
 
-    import keras_senet
     from keras_senet import training
     from keras_senet.commands.train import finish
     from keras_senet.data_pipeline import load_datasets

@@ -33,9 +33,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    import os
-
     from keras_senet import training
 
     if args.logical_cpus:

@@ -1,8 +1,12 @@
 """The shared blocks every keras_senet family is built from."""
 
 from keras_senet.layers.conv import make_divisible
+from keras_senet.layers.grouped_conv import GroupedConv2D, grouped_conv_implementation
 from keras_senet.layers.selective_kernel import SelectiveKernel
 from keras_senet.layers.shuffle import ChannelShuffle
 from keras_senet.layers.squeeze_excite import SqueezeExcite
 
-__all__ = ["SqueezeExcite", "SelectiveKernel", "ChannelShuffle", "make_divisible"]
+__all__ = [
+    "SqueezeExcite", "SelectiveKernel", "ChannelShuffle", "GroupedConv2D",
+    "grouped_conv_implementation", "make_divisible",
+]

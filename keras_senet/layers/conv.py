@@ -7,6 +7,8 @@ the PyTorch way. These helpers make that the default for every family.
 
 from keras import layers
 
+from keras_senet.layers.grouped_conv import GroupedConv2D
+
 BN_EPSILON = 1e-5  # PyTorch's BatchNorm2d default; Keras defaults to 1e-3.
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1 expressed the Keras way.
 
@@ -54,7 +56,8 @@ def conv2d(x, filters, kernel_size, stride=1, groups=1, use_bias=False, name=Non
         padding = "valid"
     else:
         padding = "same"
-    return layers.Conv2D(
+    conv_class = GroupedConv2D if groups > 1 else layers.Conv2D
+    return conv_class(
         filters,
         kernel_size,
         strides=stride,

@@ -8,6 +8,7 @@ import keras
 from keras import layers, ops
 
 from keras_senet.layers.conv import BN_EPSILON, BN_MOMENTUM, make_divisible, torch_padding
+from keras_senet.layers.grouped_conv import GroupedConv2D
 
 
 def attention_width(channels, rd_ratio=1 / 16, rd_divisor=32):
@@ -88,7 +89,7 @@ class SelectiveKernel(keras.layers.Layer):
         self._filters = filters
         for m in range(self.num_paths):
             _, conv_stride, conv_dilation, _, _ = self._path_geometry(m)
-            conv = layers.Conv2D(filters, 3, strides=conv_stride, dilation_rate=conv_dilation,
+            conv = GroupedConv2D(filters, 3, strides=conv_stride, dilation_rate=conv_dilation,
                                  groups=groups, padding="valid", use_bias=False,
                                  name=f"path{m}_conv")
             conv.build((None, None, None, path_in))

@@ -6,31 +6,20 @@ import keras
 import pytest
 
 from keras_senet import get_spec, list_models
-from keras_senet.applications import SEBNInception, SEInceptionResNetV2, SEInceptionV3
+from keras_senet.applications import SEBNInception
 from keras_senet.applications import se_inception
 from keras_senet.flops import count_params
-from keras_senet.models.inception import BN_INCEPTION_MODULES, BNInceptionArch, InceptionV3Arch
-from keras_senet.models.inception_resnet import InceptionResNetV2Arch
 from keras_senet.stats import load_stats
-from tests.applications.family_checks import (
-    check_constructor,
-    check_keras_round_trip,
-    check_mixed_bfloat16,
-    macs_and_params,
-)
+from tests.applications.family_checks import macs_and_params
 
-TINY = {
-    "se_bn_inception": (BNInceptionArch(modules=BN_INCEPTION_MODULES[:3]), 32),
-    "se_inception_v3": (InceptionV3Arch(), 75),
-    "se_inception_resnet_v2": (InceptionResNetV2Arch(depths=(1, 1, 1)), 75),
-}
+SE_NAMES = ("se_bn_inception", "se_inception_v3", "se_inception_resnet_v2")
 
 
 def test_registry_rows_and_plain_twins():
     assert set(list_models("se_inception")) == {
         "se_bn_inception", "bn_inception", "se_inception_v3", "inception_v3",
         "se_inception_resnet_v2", "inception_resnet_v2"}
-    for se_name in TINY:
+    for se_name in SE_NAMES:
         se, plain = get_spec(se_name), get_spec(se_name.removeprefix("se_"))
         assert se.config.se and not plain.config.se
         assert dataclasses.replace(plain.config, se=True) == se.config
@@ -40,36 +29,6 @@ def test_registry_rows_and_plain_twins():
     assert get_spec("se_bn_inception").default_size == 224
     assert SEBNInception.__module__ == "keras_senet.applications.se_inception"
     assert se_inception.preprocess_input and se_inception.decode_predictions
-
-
-@pytest.mark.parametrize("arch_name", sorted(TINY))
-def test_mixed_bfloat16(arch_name):
-    config, size = TINY[arch_name]
-    check_mixed_bfloat16(arch_name, config, size)
-
-
-@pytest.mark.parametrize("arch_name", sorted(TINY))
-def test_keras_round_trip(arch_name, tmp_path):
-    config, size = TINY[arch_name]
-    check_keras_round_trip(arch_name, config, size, tmp_path)
-
-
-def test_se_bn_inception_constructor_contract():
-    model = check_constructor(SEBNInception, 32, 1024)
-    assert model.name == "se_bn_inception"
-
-
-@pytest.mark.slow
-def test_se_inception_v3_constructor_contract():
-    check_constructor(SEInceptionV3, 75, 2048)
-
-
-@pytest.mark.slow
-def test_se_inception_resnet_v2_builds_without_top():
-    model = SEInceptionResNetV2(include_top=False, weights=None, pooling="max",
-                                input_shape=(None, None, 3))
-    assert model.output.shape == (None, 1536)
-    assert model.name == "se_inception_resnet_v2"
 
 
 @pytest.mark.slow

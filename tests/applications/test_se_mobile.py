@@ -4,22 +4,8 @@ import keras
 import pytest
 
 from keras_senet import get_spec, list_models
-from keras_senet.applications import SEMobileNet, SEShuffleNet
 from keras_senet.flops import count_params
-from keras_senet.models.mobilenet import MobileNetArch
-from keras_senet.models.shufflenet import ShuffleNetArch
-from tests.applications.family_checks import (
-    check_constructor,
-    check_keras_round_trip,
-    check_mixed_bfloat16,
-    macs_and_params,
-)
-
-TINY = {
-    "se_mobilenet": (MobileNetArch(alpha=0.25), 32),
-    "se_shufflenet_g3": (ShuffleNetArch(groups=3, widths=(24, 48, 96), depths=(2, 2, 1),
-                                        stem_filters=12), 32),
-}
+from tests.applications.family_checks import macs_and_params
 
 
 def test_registry_rows_and_plain_twins():
@@ -27,23 +13,6 @@ def test_registry_rows_and_plain_twins():
                                              "shufflenet_g3"}
     assert not get_spec("mobilenet").config.se and get_spec("se_mobilenet").config.se
     assert get_spec("se_shufflenet_g3").constructor == "SEShuffleNet"
-
-
-@pytest.mark.parametrize("arch_name", sorted(TINY))
-def test_mixed_bfloat16(arch_name):
-    check_mixed_bfloat16(arch_name, *TINY[arch_name])
-
-
-@pytest.mark.parametrize("arch_name", sorted(TINY))
-def test_keras_round_trip(arch_name, tmp_path):
-    config, size = TINY[arch_name]
-    check_keras_round_trip(arch_name, config, size, tmp_path)
-
-
-@pytest.mark.parametrize("constructor, features, name", [
-    (SEMobileNet, 1024, "se_mobilenet"), (SEShuffleNet, 960, "se_shufflenet")])
-def test_constructor_contract(constructor, features, name):
-    assert check_constructor(constructor, 32, features).name == name
 
 
 def test_mobilenet_parameter_count_equals_keras_applications():

@@ -79,3 +79,25 @@ def test_the_wheel_ships_the_trained_weights_and_the_data_files(tmp_path):
         assert entry["file"] in names
     assert "keras_senet/data/imagenet_class_index.json" in names
     assert "keras_senet/data/model_stats.json" in names
+
+
+def test_a_corrupted_packaged_file_is_refused():
+    """A damaged installation fails loudly instead of loading wrong weights."""
+    import dataclasses
+
+    from keras_senet.weights import resolve
+
+    source = find_source("se_resnet20_cifar", "cifar10")
+    with pytest.raises(ValueError, match="does not match its sha256 .* reinstall keras-senet"):
+        resolve.fetch(dataclasses.replace(source, sha256="0" * 64))
+
+
+def test_a_missing_packaged_file_says_how_to_restore_it():
+    import dataclasses
+
+    from keras_senet.weights import resolve
+
+    source = find_source("se_resnet20_cifar", "cifar10")
+    missing = dataclasses.replace(source, url=source.url.replace(".safetensors", ".gone"))
+    with pytest.raises(resolve.WeightsDownloadError, match="file is missing: reinstall"):
+        resolve.fetch(missing)

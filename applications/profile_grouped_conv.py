@@ -1,0 +1,116 @@
+"""Where SE-ResNeXt-50's CPU time goes: its grouped 3x3 convolutions, op by op.
+
+For each ResNeXt-50 32x4d stage, times the block's grouped 3x3 convolution (native `groups=`
+and split into G convolutions) beside ResNet-50's dense 3x3 at the same stage, on the
+TensorFlow backend in one process, interleaved; prints achieved GFLOP/s (2 x MACs / time)
+and the whole network's grouped-conv time (stage time x blocks per stage).
+
+    python applications/profile_grouped_conv.py --batch-sizes 1 32 --threads 2 \
+        --out applications/benchmarks/cpu_grouped_conv
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# (H = W at 224 input, ResNeXt width C (G = 32 groups of C / 32), ResNet-50 3x3 width, blocks)
+STAGES = ((56, 128, 64, 3), (28, 256, 128, 4), (14, 512, 256, 6), (7, 1024, 512, 3))
+GROUPS = 32
+
+
+def _timed(fn, x, repeats, min_seconds):
+    fn(x)
+    runs = []
+    for _ in range(repeats):
+        count, start = 0, time.perf_counter()
+        while True:
+            fn(x).numpy()
+            count += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds:
+                break
+        runs.append(elapsed / count * 1e3)
+    return statistics.median(runs)
+
+
+def _ops(height, width, dense_width):
+    """{label: (compiled op, input channels, MACs per image)} for one stage."""
+    import keras
+    import tensorflow as tf
+
+    from keras_senet.layers.grouped_conv import GroupedConv2D
+
+    grouped_macs = height * height * width * (width // GROUPS) * 9
+    candidates = {
+        "grouped native": (keras.layers.Conv2D, width, width, GROUPS, grouped_macs),
+        "grouped split": (GroupedConv2D, width, width, GROUPS, grouped_macs),
+        "ResNet-50 dense 3x3": (keras.layers.Conv2D, dense_width, dense_width, 1,
+                                height * height * dense_width * dense_width * 9),
+    }
+    ops = {}
+    for label, (layer_class, channels, filters, groups, macs) in candidates.items():
+        layer = layer_class(filters, 3, padding="same", groups=groups, use_bias=False)
+        layer.build((None, height, height, channels))
+        ops[label] = (tf.function(layer.__call__), channels, macs)
+    return ops
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-repeat-s", type=float, default=0.5)
+    parser.add_argument("--out", help="write OUT.json and OUT.md")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_senet import benchmark
+    from keras_senet.layers.grouped_conv import ENV_VAR
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    os.environ[ENV_VAR] = "split"
+    rows = []
+    for batch in args.batch_sizes:
+        for height, width, dense_width, blocks in STAGES:
+            for label, (fn, channels, macs) in _ops(height, width, dense_width).items():
+                x = tf.constant(np.random.default_rng(0).normal(
+                    size=(batch, height, height, channels)).astype("float32"))
+                ms = _timed(fn, x, args.repeats, args.min_repeat_s)
+                rows.append({"batch": batch, "stage_hw": height, "op": label,
+                             "channels": channels, "blocks": blocks, "ms": ms,
+                             "gmacs": batch * macs / 1e9,
+                             "gflops_per_s": 2 * batch * macs / (ms / 1e3) / 1e9})
+    lines = ["| batch | stage (HxW) | op | channels | MACs (G) | ms | GFLOP/s | x blocks = ms |",
+             "|---:|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['batch']} | {r['stage_hw']}x{r['stage_hw']} | {r['op']} | "
+                     f"{r['channels']} | {r['gmacs']:.3f} | {r['ms']:.2f} | "
+                     f"{r['gflops_per_s']:.1f} | {r['ms'] * r['blocks']:.1f} |")
+    for batch in args.batch_sizes:
+        totals = {op: sum(r["ms"] * r["blocks"] for r in rows
+                          if r["batch"] == batch and r["op"] == op)
+                  for op in ("grouped native", "grouped split", "ResNet-50 dense 3x3")}
+        lines.append("")
+        lines.append(f"batch {batch}, all 16 blocks: " + ", ".join(
+            f"{op} {ms:.1f} ms" for op, ms in totals.items()))
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out + ".json", "w") as f:
+            json.dump({"machine": benchmark.describe_machine(),
+                       "versions": benchmark.describe_versions(), "settings": vars(args),
+                       "results": rows}, f, indent=1)
+        with open(args.out + ".md", "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

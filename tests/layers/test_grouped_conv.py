@@ -1,0 +1,77 @@
+"""GroupedConv2D: `Conv2D(groups=G)` computed natively or as G convolutions on channel slices."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_senet
+from keras_senet.layers import GroupedConv2D, grouped_conv_implementation
+from keras_senet.layers.grouped_conv import ENV_VAR
+
+
+def _block_diagonal(kernel, groups):
+    """The dense (k, k, C_in, C_out) kernel equal to a grouped one: zeros across groups."""
+    kh, kw, cin_g, cout = kernel.shape
+    cout_g = cout // groups
+    dense = np.zeros((kh, kw, cin_g * groups, cout), kernel.dtype)
+    for g in range(groups):
+        dense[:, :, g * cin_g:(g + 1) * cin_g, g * cout_g:(g + 1) * cout_g] = \
+            kernel[:, :, :, g * cout_g:(g + 1) * cout_g]
+    return dense
+
+
+@pytest.mark.parametrize("implementation", ["native", "split"])
+@pytest.mark.parametrize("strides, dilation, padding, use_bias", [
+    (1, 1, "same", False), (2, 1, "valid", True), (1, 2, "same", False)])
+def test_equals_a_dense_conv_with_a_block_diagonal_kernel(monkeypatch, implementation, strides,
+                                                          dilation, padding, use_bias):
+    monkeypatch.setenv(ENV_VAR, implementation)
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, 16)).astype("float32")
+    grouped = GroupedConv2D(8, 3, strides=strides, dilation_rate=dilation, padding=padding,
+                            groups=4, use_bias=use_bias, bias_initializer="random_normal")
+    y = keras.ops.convert_to_numpy(grouped(x))
+    dense = keras.layers.Conv2D(8, 3, strides=strides, dilation_rate=dilation,
+                                padding=padding, use_bias=use_bias)
+    dense.build(x.shape)
+    weights = [_block_diagonal(keras.ops.convert_to_numpy(grouped.kernel), 4)]
+    if use_bias:
+        weights.append(keras.ops.convert_to_numpy(grouped.bias))
+    dense.set_weights(weights)
+    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(dense(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_splits_on_tensorflow_cpu(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert keras.backend.backend() == "tensorflow"  # the suite's backend, a CPU-only machine
+    assert grouped_conv_implementation() == "split"
+    monkeypatch.setenv(ENV_VAR, "native")
+    assert grouped_conv_implementation() == "native"
+
+
+def test_an_unknown_implementation_names_the_variable_and_the_choices(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "fast")
+    with pytest.raises(ValueError, match=r"KERAS_SENET_GROUPED_CONV='fast'.*auto, native, split"):
+        grouped_conv_implementation()
+
+
+def test_config_is_conv2d_and_survives_a_keras_file(tmp_path):
+    inputs = keras.Input((8, 8, 6))
+    model = keras.Model(inputs, GroupedConv2D(6, 3, groups=3, padding="same", name="g")(inputs))
+    assert model.get_layer("g").get_config() == keras.layers.Conv2D.from_config(
+        model.get_layer("g").get_config()).get_config()
+    model.save(tmp_path / "g.keras")
+    loaded = keras.saving.load_model(tmp_path / "g.keras")
+    assert type(loaded.get_layer("g")) is GroupedConv2D
+    x = np.ones((1, 8, 8, 6), "float32")
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+
+
+def test_an_se_resnext_gives_the_same_logits_either_way(monkeypatch):
+    model = keras_senet.create_model("seresnext26d_32x4d", input_shape=(64, 64, 3))
+    assert sum(isinstance(layer, GroupedConv2D) for layer in model.layers) == 8
+    x = np.random.default_rng(1).uniform(0, 1, (2, 64, 64, 3)).astype("float32")
+    monkeypatch.setenv(ENV_VAR, "native")
+    native = keras.ops.convert_to_numpy(model(x))
+    monkeypatch.setenv(ENV_VAR, "split")
+    split = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(split, native, rtol=1e-4, atol=1e-5)
