@@ -13,8 +13,9 @@ tests/weights/test_manifest.py checks that both agree with the files.
 
 A run that continued an earlier one (`keras-senet train ... --weights <earlier>/final.safetensors`)
 is published with `--after`, one earlier run directory per run, in the same order: the recipe
-then lists both commands, the epochs and training time add up, and the curves show both
-stages with a line where the second began.
+then lists both commands (the second with the sha256 of the weights it started from), the
+epochs and training time add up, and the curves show both stages with a line where the
+second began.
 """
 
 import argparse
@@ -57,6 +58,8 @@ def publish(run_dir, dataset, machine, after=None, root=ROOT):
             raise ValueError(f"{after} trained {earlier_state['config']['model']}, "
                              f"not {model}: --after must name the same model's earlier run.")
         first, first_history = _stage(earlier_results, earlier_state, 1)
+        # what the second stage started from, whatever its --weights spelled (a file, a tag)
+        recipe["initial_weights_sha256"] = sha256_of(os.path.join(after, "final.safetensors"))
         recipe = {"command": f"{first['command']} && {recipe['command']}",
                   "stages": [first, recipe], "epochs": first["epochs"] + recipe["epochs"],
                   "seed": recipe["seed"]}

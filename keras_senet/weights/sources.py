@@ -227,12 +227,12 @@ SOURCES: dict[str, list[WeightSource]] = {
     # --- trained by this project (weights/manifest.json), shipped inside the package ---
     # top1: validation top-1 (%) on the last 500 images of each CIFAR-10 class.
     "resnet20_cifar": [
-        packaged_source("resnet20_cifar", "cifar10", top1=75.28, sha256=(
-            "19a2550bdbcc08861ab41e868c79faa81933edb0c65f169b7e63ef00f2dae0b4")),
+        packaged_source("resnet20_cifar", "cifar10", top1=82.72, sha256=(
+            "fe7a8ddb13740712d67876652207f925cad7cc9a5d630a4caa0bf5a80568a047")),
     ],
     "se_resnet20_cifar": [
-        packaged_source("se_resnet20_cifar", "cifar10", top1=72.86, sha256=(
-            "9f8492345502ca35dbb063aba065807f58b079e907390045bdb6169f438d2b37")),
+        packaged_source("se_resnet20_cifar", "cifar10", top1=82.58, sha256=(
+            "07811467b38501228492095dc7f746b716ffb9875fefb027f02e33dcfc50c0a2")),
     ],
 }
 

@@ -49,6 +49,8 @@ def test_a_continued_run_is_published_with_both_stages(tmp_path):
     recipe = entry["recipe"]
     assert (recipe["epochs"], recipe["seed"]) == (10, 0)
     assert [stage["epochs"] for stage in recipe["stages"]] == [3, 7]
+    assert recipe["stages"][1]["initial_weights_sha256"] == hashlib.sha256(
+        (first / "final.safetensors").read_bytes()).hexdigest()
     assert recipe["command"] == ("train se_resnet20_cifar --epochs 3 && train se_resnet20_cifar "
                                  f"--weights {first}/final.safetensors --epochs 7")
     assert (repo / entry["curves"]).read_bytes().startswith(b"\x89PNG")
