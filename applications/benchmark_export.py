@@ -8,7 +8,8 @@ Random weights (the figures do not depend on the values), logits output. Latency
 other processes hits them alike:
   keras tf.function   the Keras model (with the same normalisation) inside one tf.function
   keras predict       `model.predict(x)`
-  SavedModel          the reloaded SavedModel's `serving_default` (also top-k and labels)
+  SavedModel          the reloaded SavedModel's `serving_default` (also top-k and labels),
+                      BatchNorm folded into the convolutions (the default) and not
   TFLite / ONNX       the LiteRT interpreter / onnxruntime on the normalised input
 With --markdown, writes (or replaces) the "## Export" section of that file.
 """
@@ -76,6 +77,8 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
         t = time.perf_counter()
         export.export_saved_model(model, os.path.join(tmp, "noverify"), verify=False, log=None)
         results["saved_model_no_verify_s"] = time.perf_counter() - t
+        kept = export.export_saved_model(model, os.path.join(tmp, "bn_kept"), verify=False,
+                                         fold_bn=False, log=None)
         interpreters = {}
         if "tflite" in formats:
             for quantize in (None, "dynamic"):
@@ -95,6 +98,7 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
 
         loaded = tf.saved_model.load(saved.path)
         serve = loaded.signatures["serving_default"]
+        serve_kept = tf.saved_model.load(kept.path).signatures["serving_default"]
         pixels = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype("float32")
         x = preprocess_input(pixels)
         mean = tf.constant([0.485, 0.456, 0.406]) * 255.0
@@ -109,6 +113,8 @@ def measure(model_name, size, repeats, plain_export=True, formats=("tflite", "on
             "Keras `model(x)` (eager)": lambda: model(x, training=False).numpy(),
             "reloaded SavedModel `serving_default`":
                 lambda: serve(images=tf.constant(pixels))["probabilities"].numpy(),
+            "same, BatchNorm not folded (`fold_bn=False`)":
+                lambda: serve_kept(images=tf.constant(pixels))["probabilities"].numpy(),
         }
         for label, interpreter in interpreters.items():
             candidates[f"{label} (LiteRT interpreter)"] = (
@@ -140,9 +146,9 @@ def to_markdown(results, model_name, size, repeats, command):
     lines = [
         "## Export",
         "",
-        f"{datetime.date.today().isoformat()}, {_cpu_name()}, {os.cpu_count()} cores shared "
-        f"with other jobs (noisy: absolute times move 2-5x with load; the latency rows were "
-        f"interleaved call by call, so their ratios are the figure to read), TensorFlow "
+        f"{datetime.date.today().isoformat()}, {_cpu_name()}, {os.cpu_count()} cores, a shared "
+        f"machine (absolute times move with load; the latency rows were interleaved call by "
+        f"call, so their ratios are the figure to read), TensorFlow "
         f"{tf.__version__}, Keras {keras.__version__}, Python {platform.python_version()}.",
         f"Model: `{model_name}` at {size}x{size}, random weights, {results['params']:,} "
         f"parameters = {wb / 1e6:.1f} MB of float32 variables.",
@@ -164,7 +170,9 @@ def to_markdown(results, model_name, size, repeats, command):
         "wrappers and stores every variable twice (keras-team/keras#23553).",
         "",
         f"The keras_senet SavedModel export without the fresh-process verification took "
-        f"{results['saved_model_no_verify_s']:.1f} s. Diffs: the SavedModel row compares "
+        f"{results['saved_model_no_verify_s']:.1f} s. Every keras_senet export traces the "
+        "model with its BatchNorms folded into the convolutions (`fold_bn=True`, the default) "
+        "and compares with the unfolded Keras model. Diffs: the SavedModel row compares "
         "probabilities of both signatures (softmax in the graph); TFLite / ONNX rows compare "
         "the model's logits on random normalised inputs, batch 2.",
         "",

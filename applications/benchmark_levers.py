@@ -11,6 +11,8 @@ building (same weights, same layer names):
     NAME~groups_dense    grouped 3x3 as one dense conv with a block-diagonal kernel (G x MACs)
     NAME~groups_depthwise grouped 3x3 as a depthwise conv (multiplier C_out/G) summed over
                          each group's C_in/G inputs (same MACs, C_in/G x the intermediate)
+    NAME~fold_bn         every conv -> BatchNorm pair merged into one biased conv
+                         (`keras_senet.folding.fold_batch_norm`, what the exporters trace)
 
     PYTHONPATH=$PWD python applications/benchmark_levers.py --out bench/cpu_levers \
         seresnet50 seresnet50~se_conv1x1 seresnet50~no_se keras:ResNet50
@@ -25,8 +27,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_senet import benchmark  # noqa: E402
 
-VARIANTS = (
-    "se_conv1x1", "no_se", "groups_native", "groups_split", "groups_dense", "groups_depthwise")
+VARIANTS = ("se_conv1x1", "no_se", "groups_native", "groups_split", "groups_dense",
+            "groups_depthwise", "fold_bn")
 
 
 def _se_conv1x1(layer):
@@ -51,16 +53,9 @@ def _groups_native(layer):
 
 
 def _groups_split(layer):
-    from keras import ops
+    from keras_senet.layers import GroupedConv2D
 
-    groups, strides, padding = layer.groups, layer.strides, layer.padding
-
-    def call(inputs):
-        xs = ops.split(inputs, groups, axis=-1)
-        ks = ops.split(layer.kernel, groups, axis=-1)
-        return ops.concatenate([ops.conv(x, k, strides=strides, padding=padding)
-                                for x, k in zip(xs, ks)], axis=-1)
-    layer.call = call
+    layer.call = lambda inputs: GroupedConv2D.split_call(layer, inputs)
 
 
 def _groups_dense(layer):
@@ -105,13 +100,20 @@ class VariantRunner(benchmark.KerasRunner):
         super().__init__(candidate, settings)
         self.variant = variant
 
-    def build(self):
+    def build(self, weights=None):
+        """Builds the shipped model, sets `weights` (a `get_weights()` list) if given, then
+        applies the variant."""
         from keras import layers
 
         from keras_senet.layers import SqueezeExcite
 
         super().build()
+        if weights is not None:
+            self.model.set_weights(weights)
         patched = 0
+        if self.variant == "fold_bn":
+            from keras_senet.folding import fold_batch_norm
+            self.model, patched = fold_batch_norm(self.model)
         for layer in self.model.layers:
             if self.variant in ("se_conv1x1", "no_se") and isinstance(layer, SqueezeExcite):
                 (_se_conv1x1 if self.variant == "se_conv1x1" else _no_se)(layer)

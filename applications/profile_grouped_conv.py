@@ -2,8 +2,9 @@
 
 For each ResNeXt-50 32x4d stage, times the block's grouped 3x3 convolution (native `groups=`
 and split into G convolutions) beside ResNet-50's dense 3x3 at the same stage, on the
-TensorFlow backend in one process, interleaved; prints achieved GFLOP/s (2 x MACs / time)
-and the whole network's grouped-conv time (stage time x blocks per stage).
+TensorFlow backend in one process, the three interleaved (`benchmark.time_interleaved`);
+prints achieved GFLOP/s (2 x MACs / time) and the whole network's grouped-conv time (stage
+time x blocks per stage).
 
     python applications/profile_grouped_conv.py --batch-sizes 1 32 --threads 2 \
         --out applications/benchmarks/cpu_grouped_conv
@@ -13,28 +14,12 @@ import argparse
 import json
 import os
 import statistics
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # (H = W at 224 input, ResNeXt width C (G = 32 groups of C / 32), ResNet-50 3x3 width, blocks)
 STAGES = ((56, 128, 64, 3), (28, 256, 128, 4), (14, 512, 256, 6), (7, 1024, 512, 3))
 GROUPS = 32
-
-
-def _timed(fn, x, repeats, min_seconds):
-    fn(x)
-    runs = []
-    for _ in range(repeats):
-        count, start = 0, time.perf_counter()
-        while True:
-            fn(x).numpy()
-            count += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_seconds:
-                break
-        runs.append(elapsed / count * 1e3)
-    return statistics.median(runs)
 
 
 def _ops(height, width, dense_width):
@@ -45,17 +30,16 @@ def _ops(height, width, dense_width):
     from keras_senet.layers.grouped_conv import GroupedConv2D
 
     grouped_macs = height * height * width * (width // GROUPS) * 9
-    candidates = {
-        "grouped native": (keras.layers.Conv2D, width, width, GROUPS, grouped_macs),
-        "grouped split": (GroupedConv2D, width, width, GROUPS, grouped_macs),
-        "ResNet-50 dense 3x3": (keras.layers.Conv2D, dense_width, dense_width, 1,
-                                height * height * dense_width * dense_width * 9),
-    }
+    dense_macs = height * height * dense_width * dense_width * 9
     ops = {}
-    for label, (layer_class, channels, filters, groups, macs) in candidates.items():
-        layer = layer_class(filters, 3, padding="same", groups=groups, use_bias=False)
+    for label, channels, groups, macs in (("grouped native", width, GROUPS, grouped_macs),
+                                          ("grouped split", width, GROUPS, grouped_macs),
+                                          ("ResNet-50 dense 3x3", dense_width, 1, dense_macs)):
+        layer = GroupedConv2D(channels, 3, padding="same", groups=groups, use_bias=False)
         layer.build((None, height, height, channels))
-        ops[label] = (tf.function(layer.__call__), channels, macs)
+        call = layer.split_call if label == "grouped split" else (
+            lambda x, layer=layer: keras.layers.Conv2D.call(layer, x))
+        ops[label] = (tf.function(call), channels, macs)
     return ops
 
 
@@ -72,22 +56,26 @@ def main(argv=None):
     import tensorflow as tf
 
     from keras_senet import benchmark
-    from keras_senet.layers.grouped_conv import ENV_VAR
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    os.environ[ENV_VAR] = "split"
+    restore = benchmark.configure(benchmark.BenchSettings(threads=args.threads))
     rows = []
     for batch in args.batch_sizes:
         for height, width, dense_width, blocks in STAGES:
-            for label, (fn, channels, macs) in _ops(height, width, dense_width).items():
+            ops = _ops(height, width, dense_width)
+            steps = {}
+            for label, (fn, channels, _) in ops.items():
                 x = tf.constant(np.random.default_rng(0).normal(
                     size=(batch, height, height, channels)).astype("float32"))
-                ms = _timed(fn, x, args.repeats, args.min_repeat_s)
+                steps[label] = lambda fn=fn, x=x: fn(x).numpy()
+                steps[label]()  # trace and warm up
+            times, _ = benchmark.time_interleaved(steps, args.repeats, args.min_repeat_s)
+            for label, (_, channels, macs) in ops.items():
+                ms = 1e3 * statistics.median(times[label])
                 rows.append({"batch": batch, "stage_hw": height, "op": label,
                              "channels": channels, "blocks": blocks, "ms": ms,
                              "gmacs": batch * macs / 1e9,
                              "gflops_per_s": 2 * batch * macs / (ms / 1e3) / 1e9})
+    restore()
     lines = ["| batch | stage (HxW) | op | channels | MACs (G) | ms | GFLOP/s | x blocks = ms |",
              "|---:|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:

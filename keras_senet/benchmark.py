@@ -462,27 +462,49 @@ def _mfu(macs, img_s, mode, peak_tflops):
     return 2 * passes * macs * img_s / (peak_tflops * 1e12)
 
 
+def time_interleaved(steps, repeats, min_repeat_s, log=None):
+    """Seconds per call of each warmed-up step, `repeats` times, in a rotating order.
+
+    Args:
+        steps: {label: callable}; each call must finish its work (results materialised).
+        repeats: how many timings per step.
+        min_repeat_s: each timing loops a step for at least this long (sized by one call).
+        log: called with a progress line after each repeat, or None.
+
+    Returns:
+        `(times, iters)`: {label: [seconds per call] * repeats}, {label: calls per timing}.
+        The order of the steps shifts by one every repeat, so load from other processes
+        falls on all of them alike.
+    """
+    iters = {label: max(1, math.ceil(min_repeat_s / max(_timed(step), 1e-6)))
+             for label, step in steps.items()}
+    times = {label: [] for label in steps}
+    labels = list(steps)
+    for r in range(repeats):
+        shift = r % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            n, step = iters[label], steps[label]
+            times[label].append(_timed(lambda: [step() for _ in range(n)]) / n)
+        if log:
+            log(f"repeat {r + 1}/{repeats} done")
+    return times, iters
+
+
 def measure_group(runners, mode, batch, settings, log=print):
     """Times one (mode, batch) for every runner, repeats interleaved; returns result rows."""
-    steps, first_call, peak_rss, iters = {}, {}, {}, {}
+    steps, first_call, peak_rss = {}, {}, {}
     for label, runner in runners.items():
         _reset_peak_rss()
         step = runner.step(mode, batch)
         first_call[label] = _timed(step)
         for _ in range(settings.warmup):
             step()
-        one = _timed(step)
-        iters[label] = max(1, math.ceil(settings.min_repeat_s / max(one, 1e-6)))
         peak_rss[label] = _peak_rss_mb()
         steps[label] = step
-    times = {label: [] for label in runners}
+    times, iters = time_interleaved(
+        steps, settings.repeats, settings.min_repeat_s,
+        log=lambda message: log(f"  {mode} batch {batch}: {message}"))
     labels = list(runners)
-    for r in range(settings.repeats):
-        shift = r % len(labels)
-        for label in labels[shift:] + labels[:shift]:
-            n = iters[label]
-            times[label].append(_timed(lambda: [steps[label]() for _ in range(n)]) / n)
-        log(f"  {mode} batch {batch}: repeat {r + 1}/{settings.repeats} done")
     rows = []
     for label in labels:
         t = times[label]

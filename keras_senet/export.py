@@ -7,7 +7,10 @@
     export_onnx(model, "seresnext50.onnx")
 
 Every exporter verifies what it wrote against the Keras model (the SavedModel in a fresh
-Python process) and raises `ExportError` when the outputs differ.
+Python process) and raises `ExportError` when the outputs differ. By default each traces the
+model with every conv -> BatchNorm pair merged into one biased convolution
+(`keras_senet.folding.fold_batch_norm`, `fold_bn=False` to keep the BatchNorms); the
+verification compares with the unfolded Keras model, so it checks the folding as well.
 
 SavedModel signatures (the names are the contract clients code against):
 
@@ -169,6 +172,18 @@ def _trace_error(model, error):
         f"Could not trace {model.name!r} into a TensorFlow graph: {type(error).__name__}: "
         f"{error}. Every layer's `call` must use keras.ops / TensorFlow ops only (no NumPy "
         "conversion, no Python side effects on tensor values).")
+
+
+def _inference_model(model, fold_bn, log):
+    """The model to trace: `model` with its BatchNorms folded into the convolutions, or as is."""
+    if not fold_bn:
+        return model
+    from keras_senet.folding import fold_batch_norm
+
+    folded, count = fold_batch_norm(model)
+    if log and count:
+        log(f"folded {count} BatchNorm layers into the convolutions before them")
+    return folded
 
 
 # --- model facts ---------------------------------------------------------------------------
@@ -538,7 +553,7 @@ def _verify_saved_model(export_dir, model, size, transform, labels, top_k,
 
 def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image_size=None,
                        transform=None, verify=True, overwrite=False, atol=VERIFY_ATOL,
-                       log=print):
+                       fold_bn=True, log=print):
     """Writes a TF Serving SavedModel with the `serving_default` and `predict_image_bytes`
     signatures (see the module docstring), then reloads and checks it in a fresh process.
 
@@ -556,6 +571,7 @@ def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image
         verify: reload in a subprocess and compare with the Keras model (raises `ExportError`
             beyond `atol`); also logs the signatures, as `saved_model_cli show --all` would.
         overwrite: replace an existing non-empty export directory.
+        fold_bn: trace the model with its BatchNorms folded into the convolutions.
         log: a callable taking one string, or None for silence.
 
     Returns:
@@ -577,7 +593,8 @@ def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image
     target = _export_dir(path, version)
     _check_target(target, overwrite)
 
-    module = _make_module(model, size, transform, labels, top_k, outputs_are_probabilities)
+    traced = _inference_model(model, fold_bn, log)
+    module = _make_module(traced, size, transform, labels, top_k, outputs_are_probabilities)
     try:
         with _staging(target, overwrite) as staging:
             try:
@@ -601,7 +618,7 @@ def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image
                     atol)
     finally:
         shutil.rmtree(module._labels_dir, ignore_errors=True)
-    report = ExportReport(target, "saved_model", _dir_size(target), weights_bytes(model),
+    report = ExportReport(target, "saved_model", _dir_size(target), weights_bytes(traced),
                           time.perf_counter() - start, diff, summary)
     log(f"SavedModel written to {target} ({report.size_bytes / 1e6:.1f} MB; variables "
         f"{report.weights_bytes / 1e6:.1f} MB) in {report.seconds:.1f} s")
@@ -693,7 +710,7 @@ def run_tflite(interpreter, x):
 
 
 def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, atol=None,
-                  log=print):
+                  fold_bn=True, log=print):
     """Writes a TFLite (LiteRT) flatbuffer of the model and checks it with the interpreter.
 
     Input: the model's own input (normalised float32 [batch, H, W, 3], as after
@@ -707,6 +724,8 @@ def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, a
         verify: compare the interpreter's outputs with the Keras model's on random inputs.
         overwrite: replace an existing file.
         atol: tolerance (default 1e-4 for float32, 5e-2 for "dynamic").
+        fold_bn: trace the model with its BatchNorms folded into the convolutions (the
+            converter folds them as well; the float32 file is the same size either way).
 
     Returns:
         An `ExportReport`.
@@ -716,7 +735,8 @@ def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, a
         raise ValueError(f"`quantize` must be one of {QUANTIZE}; got {quantize!r}.")
     start = time.perf_counter()
     log = log or (lambda message: None)
-    module, concrete = _model_function(model)
+    traced = _inference_model(model, fold_bn, log)
+    module, concrete = _model_function(traced)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
     if quantize == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -731,7 +751,7 @@ def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, a
                             - model.predict(x, verbose=0)).max())
         _check_diff("TFLite", diff, atol if atol is not None else (5e-2 if quantize else 1e-4))
     _write_file(path, content, overwrite)
-    report = ExportReport(os.fspath(path), "tflite", len(content), weights_bytes(model),
+    report = ExportReport(os.fspath(path), "tflite", len(content), weights_bytes(traced),
                           time.perf_counter() - start, diff)
     log(f"TFLite{' (dynamic-range quantised)' if quantize else ''} written to {path} "
         f"({report.size_bytes / 1e6:.1f} MB) in {report.seconds:.1f} s"
@@ -739,11 +759,13 @@ def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, a
     return report
 
 
-def export_onnx(model, path, *, opset=17, verify=True, overwrite=False, atol=1e-4, log=print):
+def export_onnx(model, path, *, opset=17, verify=True, overwrite=False, atol=1e-4,
+                fold_bn=True, log=print):
     """Writes an ONNX model (tf2onnx) and checks it with onnxruntime.
 
     Input `inputs`: the model's own input (normalised float32 [batch, H, W, 3], NHWC);
     output `outputs`: the model's output. Needs the `export` extra (tf2onnx, onnxruntime).
+    `fold_bn`: trace the model with its BatchNorms folded into the convolutions.
 
     Returns:
         An `ExportReport`.
@@ -757,7 +779,8 @@ def export_onnx(model, path, *, opset=17, verify=True, overwrite=False, atol=1e-
             f"(or pip install tf2onnx onnxruntime). ({e})") from None
     start = time.perf_counter()
     log = log or (lambda message: None)
-    module, concrete = _model_function(model)
+    traced = _inference_model(model, fold_bn, log)
+    module, concrete = _model_function(traced)
     try:
         proto, _ = tf2onnx.convert.from_function(
             module.serve, input_signature=concrete.structured_input_signature[0], opset=opset)
@@ -778,7 +801,7 @@ def export_onnx(model, path, *, opset=17, verify=True, overwrite=False, atol=1e-
         diff = float(np.abs(got - model.predict(x, verbose=0)).max())
         _check_diff("ONNX", diff, atol)
     _write_file(path, content, overwrite)
-    report = ExportReport(os.fspath(path), "onnx", len(content), weights_bytes(model),
+    report = ExportReport(os.fspath(path), "onnx", len(content), weights_bytes(traced),
                           time.perf_counter() - start, diff)
     log(f"ONNX written to {path} ({report.size_bytes / 1e6:.1f} MB) in {report.seconds:.1f} s"
         + (f"; max |ONNX - Keras| = {diff:.2g}" if verify else ""))

@@ -70,31 +70,39 @@ def test_mfu_counts_two_flops_per_multiply_add():
     assert benchmark._mfu(None, 1000, "infer", 100) is None
 
 
-def test_every_lever_keeps_the_models_outputs(tmp_path):
-    """applications/benchmark_levers.py swaps one op for an equivalent one: same logits
-    (except ~no_se, which removes SE on purpose), and writes its table."""
+def _application(name):
+    """applications/NAME.py as a module (the programs are scripts, not a package)."""
     import importlib.util
     import os
 
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "applications",
+                        f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_lever_keeps_the_models_outputs(tmp_path):
+    """applications/benchmark_levers.py swaps one op for an equivalent one: same logits
+    (except ~no_se, which removes SE on purpose), and writes its table."""
     import keras
     import numpy as np
 
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "applications",
-                        "benchmark_levers.py")
-    spec = importlib.util.spec_from_file_location("benchmark_levers", path)
-    levers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(levers)
+    from tests.batch_norm_utils import randomise_batch_norm
+
+    levers = _application("benchmark_levers")
 
     settings = benchmark.BenchSettings(batch_sizes=(1,), input_size=32, classes=10)
     candidate = benchmark.parse_model("seresnext26d_32x4d")
     shipped = benchmark.KerasRunner(candidate, settings)
     shipped.build()
+    randomise_batch_norm(shipped.model)  # else folding BN would be an identity
     x = np.random.default_rng(0).uniform(0, 1, (2, 32, 32, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(shipped.model(x))
     for variant in levers.VARIANTS:
         runner = levers.VariantRunner(candidate, settings, variant)
-        runner.build()
-        runner.model.set_weights(shipped.model.get_weights())
+        runner.build(weights=shipped.model.get_weights())
         got = keras.ops.convert_to_numpy(runner.model(x))
         if variant == "no_se":
             assert not np.allclose(got, expected, atol=1e-3)
@@ -106,3 +114,22 @@ def test_every_lever_keeps_the_models_outputs(tmp_path):
     table = (tmp_path / "levers.md").read_text()
     assert "| seresnext26d_32x4d~groups_native | 1 |" in table
     assert json.loads((tmp_path / "levers.json").read_text())["settings"]["input_size"] == 32
+
+
+def test_grouped_conv_profile_writes_every_stage(tmp_path):
+    """applications/profile_grouped_conv.py: three ops per ResNeXt-50 stage, timed together."""
+    profile = _application("profile_grouped_conv")
+    profile.main(["--batch-sizes", "1", "--repeats", "1", "--min-repeat-s", "0",
+                  "--threads", "2", "--out", str(tmp_path / "profile")])
+    rows = json.loads((tmp_path / "profile.json").read_text())["results"]
+    assert [(r["stage_hw"], r["op"]) for r in rows] == [
+        (hw, op) for hw, *_ in profile.STAGES
+        for op in ("grouped native", "grouped split", "ResNet-50 dense 3x3")]
+    assert all(r["ms"] > 0 and r["gflops_per_s"] > 0 for r in rows)
+    # ResNeXt's grouped 3x3 has 1/8 of the dense 3x3's multiply-adds at every stage
+    for hw, *_ in profile.STAGES:
+        grouped, dense = (r["gmacs"] for r in rows if r["stage_hw"] == hw
+                          and r["op"] in ("grouped split", "ResNet-50 dense 3x3"))
+        assert abs(dense / grouped - 8) < 1e-9
+    assert "batch 1, all 16 blocks:" in (tmp_path / "profile.md").read_text()
+

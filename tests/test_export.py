@@ -22,6 +22,7 @@ import keras_senet  # noqa: E402
 from keras_senet import export  # noqa: E402
 from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
 from keras_senet.weights.sources import EvalTransform  # noqa: E402
+from tests.batch_norm_utils import randomise_batch_norm  # noqa: E402
 
 DATA = pathlib.Path(__file__).parent / "data"
 LABELS = ["cat", "coffee", "rocket"]
@@ -291,6 +292,7 @@ def test_zoo_model_to_all_three_formats(name, size, tmp_path):
     # Logits out: the TFLite / ONNX comparisons then see values of order 1, not 1e-3.
     model = keras_senet.create_model(name, weights=None, input_shape=(size, size, 3),
                                      classes=10, classifier_activation=None)
+    randomise_batch_norm(model)  # the exporters fold BN: make that fold do something
     saved = export.export_saved_model(model, tmp_path / "saved", log=None)
     assert saved.max_abs_diff <= 1e-5  # checked in a fresh process
     assert saved.size_bytes <= 1.1 * saved.weights_bytes
@@ -319,3 +321,30 @@ def test_zoo_model_to_all_three_formats(name, size, tmp_path):
     loaded = tf.saved_model.load(saved.path)
     out = loaded.signatures["serving_default"](images=tf.constant(pixels))
     np.testing.assert_allclose(out["probabilities"].numpy(), softmax(logits), atol=1e-5)
+
+
+def _saved_op_counts(export_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((pathlib.Path(export_dir) / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    ops = [node.op for function in graph.library.function for node in function.node_def]
+    return {op: ops.count(op) for op in set(ops)}
+
+
+def test_batch_norm_is_folded_into_the_exported_convolutions(tmp_path):
+    """Each inference BatchNorm traces as rsqrt(var + eps) * gamma, ...: one Rsqrt per BN.
+    Folded (the default), the served graph has none left and one bias add per conv."""
+    model = keras_senet.create_model("seresnet18", input_shape=(32, 32, 3), classes=10)
+    randomise_batch_norm(model)
+    folded = export.export_saved_model(model, tmp_path / "folded", log=None)
+    assert _saved_op_counts(folded.path).get("Rsqrt", 0) == 0
+    assert folded.max_abs_diff <= 1e-5  # against the Keras model with its BatchNorms
+    assert folded.weights_bytes < export.weights_bytes(model)
+
+    command, args = cli_args(["seresnet18", str(tmp_path / "kept"), "--image-size", "32",
+                              "--no-fold-bn", "--no-verify"])
+    assert command.run(args) == 0
+    assert _saved_op_counts(tmp_path / "kept").get("Rsqrt", 0) >= 20  # seresnet18's 20 BNs
+

@@ -26,6 +26,8 @@ def add_arguments(parser):
                         help="input height = width (default: the weights' or the model's)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip reloading and comparing with the Keras model")
+    parser.add_argument("--no-fold-bn", action="store_true",
+                        help="keep the BatchNorm layers (default: folded into the convolutions)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing DST")
 
 
@@ -40,7 +42,8 @@ def run(args):
 
     input_shape = (args.image_size, args.image_size, 3) if args.image_size else None
     model = keras_senet.create_model(args.name, weights=args.weights, input_shape=input_shape)
-    common = dict(verify=not args.no_verify, overwrite=args.overwrite)
+    common = dict(verify=not args.no_verify, overwrite=args.overwrite,
+                  fold_bn=not args.no_fold_bn)
     try:
         if args.format == "saved_model":
             export.export_saved_model(model, args.dst, version=args.version, top_k=args.top_k,

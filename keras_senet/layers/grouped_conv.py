@@ -1,10 +1,10 @@
 """Grouped convolution whose kernel runs as G per-group convolutions where that is faster.
 
-On the TensorFlow CPU kernels (oneDNN) a native `groups=` convolution of ResNeXt's shape
-(G = 32, 4..32 channels per group) runs at a fraction of the FLOP rate of a dense one;
-G convolutions on channel slices, concatenated, are faster there (SE-ResNeXt-50 batch 32:
-0.75x the time, BENCHMARKS.md "grouped convolutions"). On GPUs and on JAX the native op is
-the fast one. The variables, their names and the saved config are `Conv2D`'s in both cases,
+On CPUs, TensorFlow's kernels (oneDNN) and XLA:CPU run a native `groups=` convolution of
+ResNeXt's shape (G = 32, 4..32 channels per group) at a fraction of the FLOP rate of a dense
+one; G convolutions on channel slices, concatenated, are faster there (SE-ResNeXt-50 batch
+32: 0.75x the time on TensorFlow, 0.59x on JAX; BENCHMARKS.md "CPU levers"). On GPUs the
+native op is the one the vendor libraries tune, and it stays the default there. The variables, their names and the saved config are `Conv2D`'s in both cases,
 so weights move freely between backends and implementations.
 """
 
@@ -19,26 +19,32 @@ ENV_VAR = "KERAS_SENET_GROUPED_CONV"
 
 
 @functools.lru_cache(maxsize=None)
-def _tensorflow_sees_a_gpu():
-    import tensorflow as tf
+def _runs_on_cpu(backend):
+    """Whether `backend` computes on the CPU here (TensorFlow: no GPU visible; JAX: its
+    default platform is "cpu"). Other backends: False (keep native `groups=`)."""
+    if backend == "tensorflow":
+        import tensorflow as tf
 
-    return bool(tf.config.list_physical_devices("GPU"))
+        return not tf.config.list_physical_devices("GPU")
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "cpu"
+    return False
 
 
 def grouped_conv_implementation():
     """The implementation grouped convolutions trace with now: "native" or "split".
 
     `KERAS_SENET_GROUPED_CONV=native|split` forces one; unset or "auto" picks "split" on the
-    TensorFlow backend when TensorFlow sees no GPU, else "native".
+    TensorFlow and JAX backends when they compute on the CPU, else "native".
     """
     choice = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if choice not in IMPLEMENTATIONS:
         raise ValueError(f"{ENV_VAR}={choice!r}: expected one of {', '.join(IMPLEMENTATIONS)}.")
     if choice != "auto":
         return choice
-    if keras.backend.backend() == "tensorflow" and not _tensorflow_sees_a_gpu():
-        return "split"
-    return "native"
+    return "split" if _runs_on_cpu(keras.backend.backend()) else "native"
 
 
 @keras.saving.register_keras_serializable(package="keras_senet")
@@ -54,6 +60,10 @@ class GroupedConv2D(layers.Conv2D):
         if (self.groups == 1 or self.data_format != "channels_last"
                 or grouped_conv_implementation() == "native"):
             return super().call(inputs)
+        return self.split_call(inputs)
+
+    def split_call(self, inputs):
+        """The layer's output computed as G convolutions on channel slices, concatenated."""
         slices = ops.split(inputs, self.groups, axis=-1)
         kernels = ops.split(self.kernel, self.groups, axis=-1)
         outputs = ops.concatenate(

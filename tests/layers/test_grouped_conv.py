@@ -40,11 +40,20 @@ def test_equals_a_dense_conv_with_a_block_diagonal_kernel(monkeypatch, implement
     np.testing.assert_allclose(y, keras.ops.convert_to_numpy(dense(x)), rtol=1e-5, atol=1e-5)
 
 
-def test_auto_splits_on_tensorflow_cpu(monkeypatch):
+def test_auto_splits_on_cpu_and_keeps_native_groups_on_gpus(monkeypatch):
+    from keras_senet.layers import grouped_conv
+
     monkeypatch.delenv(ENV_VAR, raising=False)
     assert keras.backend.backend() == "tensorflow"  # the suite's backend, a CPU-only machine
     assert grouped_conv_implementation() == "split"
+    assert grouped_conv._runs_on_cpu("jax")  # JAX_PLATFORMS / a CPU-only jaxlib here
+    assert not grouped_conv._runs_on_cpu("torch")
+    monkeypatch.setattr(grouped_conv, "_runs_on_cpu", lambda backend: False)  # as on a GPU
+    assert grouped_conv_implementation() == "native"
+    monkeypatch.setenv(ENV_VAR, "split")
+    assert grouped_conv_implementation() == "split"
     monkeypatch.setenv(ENV_VAR, "native")
+    monkeypatch.setattr(grouped_conv, "_runs_on_cpu", lambda backend: True)
     assert grouped_conv_implementation() == "native"
 
 
