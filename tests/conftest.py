@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,7 +46,11 @@ def photos():
 
 @pytest.fixture(autouse=True)
 def _clean_session(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    """A private KERAS_HOME, deleted after the test (converted checkpoints are large: kept
+    for the whole session they filled CI's disk), and Keras' global state reset."""
+    keras_home = tempfile.mkdtemp(prefix="keras_home", dir=tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("KERAS_HOME", keras_home)
     yield
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")
+    shutil.rmtree(keras_home, ignore_errors=True)
