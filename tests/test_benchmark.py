@@ -6,6 +6,7 @@ import pytest
 
 from keras_senet import benchmark
 from keras_senet.commands import bench
+from tests.programs import load_application
 
 
 def test_parse_model_strings():
@@ -70,19 +71,6 @@ def test_mfu_counts_two_flops_per_multiply_add():
     assert benchmark._mfu(None, 1000, "infer", 100) is None
 
 
-def _application(name):
-    """applications/NAME.py as a module (the programs are scripts, not a package)."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "applications",
-                        f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_every_lever_keeps_the_models_outputs(tmp_path):
     """applications/benchmark_levers.py swaps one op for an equivalent one: same logits
     (except ~no_se, which removes SE on purpose), and writes its table."""
@@ -91,7 +79,7 @@ def test_every_lever_keeps_the_models_outputs(tmp_path):
 
     from tests.batch_norm_utils import randomise_batch_norm
 
-    levers = _application("benchmark_levers")
+    levers = load_application("benchmark_levers")
 
     settings = benchmark.BenchSettings(batch_sizes=(1,), input_size=32, classes=10)
     candidate = benchmark.parse_model("seresnext26d_32x4d")
@@ -118,7 +106,7 @@ def test_every_lever_keeps_the_models_outputs(tmp_path):
 
 def test_grouped_conv_profile_writes_every_stage(tmp_path):
     """applications/profile_grouped_conv.py: three ops per ResNeXt-50 stage, timed together."""
-    profile = _application("profile_grouped_conv")
+    profile = load_application("profile_grouped_conv")
     profile.main(["--batch-sizes", "1", "--repeats", "1", "--min-repeat-s", "0",
                   "--threads", "2", "--out", str(tmp_path / "profile")])
     rows = json.loads((tmp_path / "profile.json").read_text())["results"]

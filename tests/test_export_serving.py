@@ -2,7 +2,6 @@
 SavedModel loaded in-process (no model server binary here: the bodies are decoded the way
 the server decodes them and fed to the signatures)."""
 
-import importlib.util
 import json
 import pathlib
 
@@ -15,6 +14,7 @@ import keras  # noqa: E402
 from keras_senet import export  # noqa: E402
 from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
 from keras_senet.weights import EvalTransform  # noqa: E402
+from tests.programs import load_application  # noqa: E402
 
 ROOT = pathlib.Path(__file__).parent.parent
 DATA = ROOT / "tests" / "data"
@@ -22,11 +22,7 @@ LABELS = ["a", "b", "c", "d"]
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location(
-        "export_serving", ROOT / "applications" / "export_serving.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_application("export_serving")
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pytest
 from keras_senet import create_model
 from keras_senet.folding import fold_batch_norm
 from tests.batch_norm_utils import randomise_batch_norm
+from tests.programs import load_application
 
 
 def _batch_norms(model):
@@ -57,3 +58,14 @@ def test_folding_needs_a_functional_model():
 
     with pytest.raises(ValueError, match="functional Keras model"):
         fold_batch_norm(Subclassed())
+
+
+def test_folding_removes_the_batch_norm_arithmetic_from_the_tensorflow_graph():
+    """applications/inspect_folded_graph.py: after Grappler, each unfolded BN still costs an
+    rsqrt, a subtraction, three multiplies and two adds per call; folded, one bias add."""
+    kept, folded = load_application("inspect_folded_graph").main(["seresnet18", "--size", "32"])
+    assert (kept["Rsqrt"], kept["Sub"], folded["Rsqrt"], folded["Sub"]) == (20, 20, 0, 0)
+    assert kept["Mul"] - folded["Mul"] == 3 * 20
+    assert kept["AddV2"] - folded["AddV2"] == 2 * 20
+    assert folded["BiasAdd"] - kept["BiasAdd"] == 20
+    assert folded["Conv2D"] == kept["Conv2D"] == 20
