@@ -17,7 +17,9 @@ side to `transform.resize_size`, centre crop `input_size`, (x / 255 - mean) / st
 images are augmented instead: "crop_flip" (pad by size / 8, random crop, flip: CIFAR) or
 "inception" (random resized crop, flip: ImageNet), then normalised the same way.
 
-This module uses TensorFlow (tf.data) whatever the Keras backend.
+This module's datasets are tf.data pipelines whatever the Keras backend; where TensorFlow is
+not installed, `load_datasets` hands image folders to the NumPy pipeline instead
+(`keras_senet.array_pipeline`, `DataOptions.pipeline`).
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ import numpy as np
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 AUGMENTATIONS = ("crop_flip", "inception", "none")
+PIPELINES = ("auto", "tf.data", "numpy")
 
 
 @dataclasses.dataclass
@@ -42,6 +45,8 @@ class DataOptions:
         download: let tfds download the dataset.
         train_split, val_split: tfds split names.
         extract_dir: where archives are extracted (default: beside the archive, else /tmp).
+        pipeline: "tf.data", "numpy" (image folders decoded into memory, no TensorFlow) or
+            "auto" (tf.data when TensorFlow is installed, else numpy).
     """
 
     data_dir: str | None = None
@@ -52,6 +57,20 @@ class DataOptions:
     train_split: str = "train"
     val_split: str = "validation"
     extract_dir: str | None = None
+    pipeline: str = "auto"
+
+
+def resolve_pipeline(pipeline):
+    """"tf.data" or "numpy" for a `DataOptions.pipeline` value."""
+    if pipeline not in PIPELINES:
+        raise ValueError(f"Unknown input pipeline {pipeline!r}; expected one of {PIPELINES}.")
+    if pipeline != "auto":
+        return pipeline
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "tf.data"
 
 
 def default_augmentation(input_size):
@@ -272,6 +291,21 @@ def load_datasets(options, transform, batch_size, augmentation=None, seed=0,
                   drop_remainder=False, train=True):
     """(train_ds or None, val_ds, class_names) for `options`, batched, normalised."""
     augmentation = augmentation or default_augmentation(transform.input_size)
+    pipeline = resolve_pipeline(options.pipeline)
+    if pipeline == "numpy":
+        if options.tfds:
+            raise ValueError("--tfds needs the tf.data pipeline (TensorFlow and "
+                             "tensorflow-datasets); with --pipeline numpy give an image folder "
+                             "or a .tar.gz of one as --data-dir.")
+        if not options.data_dir:
+            raise ValueError("Give the data: --data-dir ROOT (an image folder or .tar.gz).")
+        from keras_senet import array_pipeline
+
+        train_split, val_split, names = folder_splits(options)
+        train_ds, val_ds = array_pipeline.load_datasets(
+            train_split, val_split, len(names), transform, batch_size, training=train,
+            augmentation=augmentation, seed=seed, drop_remainder=drop_remainder)
+        return train_ds, val_ds, names
     if options.tfds:
         train_raw, val_raw, names = _tfds_splits(options)
         train_args, val_args = (train_raw, None), (val_raw, None)

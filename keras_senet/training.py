@@ -43,24 +43,40 @@ def transform_for(model, spec, input_size=None):
     return transform
 
 
-def set_mixed_precision(enabled):
-    """mixed_float16 on GPU, mixed_bfloat16 elsewhere (CPU, TPU); float32 when disabled."""
+def mixed_policy(gpu_compute_capability=None):
+    """The mixed-precision policy for a device: bfloat16 (no loss scaling) on CPUs, TPUs and
+    GPUs that compute in it natively (compute capability 8.0 and up: A100, H100, ...),
+    float16 on older GPUs. `gpu_compute_capability`: (major, minor), None for no GPU."""
+    if gpu_compute_capability is not None and tuple(gpu_compute_capability) < (8, 0):
+        return "mixed_float16"
+    return "mixed_bfloat16"
+
+
+def _gpu_compute_capability():
+    """(major, minor) of the first GPU the Keras backend computes on, or None."""
     import keras
 
-    if not enabled:
-        keras.config.set_dtype_policy("float32")
-        return "float32"
-    policy = "mixed_bfloat16"
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        if tf.config.list_physical_devices("GPU"):
-            policy = "mixed_float16"
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return details.get("compute_capability", (0, 0))
     elif keras.backend.backend() == "jax":
         import jax
 
         if jax.default_backend() == "gpu":
-            policy = "mixed_float16"
+            major, _, minor = str(jax.devices()[0].compute_capability).partition(".")
+            return int(major), int(minor or 0)
+    return None
+
+
+def set_mixed_precision(enabled):
+    """Sets `mixed_policy` for this machine globally (float32 when disabled); returns it."""
+    import keras
+
+    policy = mixed_policy(_gpu_compute_capability()) if enabled else "float32"
     keras.config.set_dtype_policy(policy)
     return policy
 
@@ -182,9 +198,10 @@ def make_optimizer(name, learning_rate, weight_decay, model, momentum=0.9):
 
 
 def steps_in(dataset):
-    """Batches per epoch of a tf.data dataset (0 when unknown)."""
-    n = int(dataset.cardinality())
-    return max(n, 0)
+    """Batches per epoch of a tf.data dataset or a `keras.utils.PyDataset` (0 when unknown)."""
+    if hasattr(dataset, "cardinality"):
+        return max(int(dataset.cardinality()), 0)
+    return dataset.num_batches or 0
 
 
 # ------------------------------------------------------------------- resumable fitting
@@ -274,6 +291,11 @@ def _tensorboard(log_dir):
         print("tensorboard is not installed: no TensorBoard logs "
               "(pip install 'keras-senet[data]')")
         return []
+    try:  # Keras writes its TensorBoard summaries with tf.summary
+        import tensorflow  # noqa: F401
+    except ImportError:
+        print("TensorFlow is not installed: no TensorBoard logs")
+        return []
     return [keras.callbacks.TensorBoard(log_dir)]
 
 
@@ -281,12 +303,15 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
     """Runs the phases in order, skipping what `state` records as done.
 
     A phase with completed epochs resumes from the checkpoint (weights and optimiser); a
-    phase that has not started takes the weights the previous phase ended with.
+    phase that has not started takes the weights the previous phase ended with. The model
+    comes back compiled by the last phase, holding its final weights, also when every
+    phase was already done (a rerun, or a run killed after its last checkpoint).
     """
     previous, ran = None, False
     for phase in phases:
         done = state["epochs_done"].get(phase.name, 0)
-        if done >= phase.epochs:
+        finished = os.path.join(run_dir, f"{phase.name}.safetensors")
+        if done >= phase.epochs and os.path.exists(finished):
             previous = phase
             continue
         phase.setup(model)
@@ -297,17 +322,21 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
                   f"from {state['checkpoint']}")
         elif previous is not None:
             load_tensors(model, os.path.join(run_dir, f"{previous.name}.safetensors"))
-        print(f"[{phase.name}] epochs {done + 1}..{phase.epochs}")
-        ran = True
-        model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs, initial_epoch=done,
-                  callbacks=[_checkpointer(run_dir, state, phase.name),
-                             *_tensorboard(os.path.join(run_dir, "logs", phase.name)),
-                             *callbacks],
-                  verbose=verbose)
-        save_tensors(model, os.path.join(run_dir, f"{phase.name}.safetensors"))
-        previous = phase
-    if not ran and phases:  # everything was already done: hand back the final weights
-        load_tensors(model, os.path.join(run_dir, f"{phases[-1].name}.safetensors"))
+        if done < phase.epochs:
+            if hasattr(train_ds, "epoch"):  # array_pipeline: augmentations follow the epoch
+                train_ds.epoch = done
+            print(f"[{phase.name}] epochs {done + 1}..{phase.epochs}")
+            model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs,
+                      initial_epoch=done,
+                      callbacks=[_checkpointer(run_dir, state, phase.name),
+                                 *_tensorboard(os.path.join(run_dir, "logs", phase.name)),
+                                 *callbacks],
+                      verbose=verbose)
+        save_tensors(model, finished)
+        previous, ran = phase, True
+    if previous is not None and not ran:  # nothing to do in this process
+        previous.setup(model)
+        load_tensors(model, os.path.join(run_dir, f"{previous.name}.safetensors"))
     return state
 
 

@@ -76,6 +76,62 @@ def test_train_then_evaluate_then_finetune(folder, tmp_path):
     assert open(os.path.join(ft, "classes.txt")).read().split() == sorted(CLASSES)
 
 
+def test_train_on_jax_where_tensorflow_is_not_installed(folder, tmp_path):
+    """The GPU hosts have Keras on JAX and no TensorFlow: `--pipeline auto` falls back to the
+    NumPy pipeline and the run is complete; its weights score the same under TensorFlow's
+    tf.data evaluation."""
+    no_tensorflow = tmp_path / "no_tensorflow" / "tensorflow"
+    no_tensorflow.mkdir(parents=True)
+    (no_tensorflow / "__init__.py").write_text('raise ImportError("no TensorFlow here")')
+    run = str(tmp_path / "run")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(no_tensorflow.parent), ROOT]),
+           "KERAS_BACKEND": "jax"}
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "applications", "train.py"), "se_resnet20_cifar",
+         "--data-dir", folder, "--epochs", "2", "--batch-size", "6", "--output", run,
+         "--verbose", "2"], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "TensorFlow is not installed: no TensorBoard logs" in proc.stdout
+    results = json.load(open(os.path.join(run, "results.json")))
+    assert results["epochs"] == 2
+    for name in ("final.safetensors", "model.keras", "curves.png"):
+        assert os.path.getsize(os.path.join(run, name)) > 0
+
+    out = run_program("evaluate.py", "se_resnet20_cifar", "--weights",
+                      os.path.join(run, "final.safetensors"), "--data-dir", folder,
+                      "--batch-size", "6", "--pipeline", "tf.data")
+    scores = json.loads(out.strip().splitlines()[-1])
+    assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
+    assert scores["loss"] == pytest.approx(results["val_loss"], rel=1e-4)
+
+
+def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
+    """applications/cifar_pair.py: one recipe for both runs, a comparison table, and the same
+    command run again continues the runs instead of starting them over."""
+    out = tmp_path / "pair"
+    args = ["resnet20_cifar", "--data-dir", folder, "--holdout", "0", "--epochs", "1",
+            "--out", str(out), "--", "--batch-size", "6", "--lr", "0.05"]
+    printed = run_program("cifar_pair.py", *args)
+    summary = json.load(open(out / "pair.json"))
+    plain, se = summary["runs"]
+    assert (plain["model"], plain["se"], se["model"], se["se"]) == (
+        "resnet20_cifar", False, "se_resnet20_cifar", True)
+    assert se["command"] == plain["command"].replace("resnet20_cifar", "se_resnet20_cifar")
+    assert "--batch-size 6 --lr 0.05" in plain["command"] and plain["epochs"] == 1
+    assert "| se_resnet20_cifar |" in printed and "SE minus plain" in (out / "pair.md").read_text()
+
+    run_program("cifar_pair.py", *args)
+    for run in ("resnet20_cifar", "se_resnet20_cifar"):
+        assert len(json.load(open(out / run / "state.json"))["history"]) == 1
+        assert "already holds" not in (out / f"{run}.log").read_text()
+
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"),
+                           "se_resnet20_cifar", "--data-dir", folder, "--epochs", "1",
+                           "--out", str(out)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode != 0 and "has no SE twin" in proc.stderr
+
+
 def test_train_mirrored_over_two_logical_cpus(folder, tmp_path):
     out = run_program("train.py", "resnet20_cifar", "--data-dir", folder, "--epochs", "1",
                       "--batch-size", "6", "--strategy", "mirrored", "--logical-cpus", "2",

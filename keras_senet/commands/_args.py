@@ -19,6 +19,10 @@ def add_data_arguments(parser):
     data.add_argument("--train-split", default="train", help="tfds training split")
     data.add_argument("--val-split", default="validation",
                       help="tfds validation split (falls back to 'test')")
+    data.add_argument("--pipeline", choices=("auto", "tf.data", "numpy"), default="auto",
+                      help="input pipeline: tf.data, or numpy (image folders decoded into "
+                      "memory; no TensorFlow needed); auto: tf.data when TensorFlow is "
+                      "installed")
     data.add_argument("--batch-size", type=int, default=64, help="global batch size")
     data.add_argument("--input-size", type=int, help="input resolution (default: the "
                       "checkpoint's evaluation size)")
@@ -35,7 +39,8 @@ def add_run_arguments(parser, default_epochs):
                      help="training augmentation (default: crop_flip up to 64 px, else "
                      "inception)")
     run.add_argument("--mixed-precision", action="store_true",
-                     help="mixed_float16 on GPU, mixed_bfloat16 on CPU / TPU")
+                     help="mixed_bfloat16 (mixed_float16 on GPUs older than "
+                     "compute capability 8.0)")
     run.add_argument("--label-smoothing", type=float, default=0.0)
     run.add_argument("--weight-decay", type=float, default=5e-4,
                      help="decoupled weight decay on kernels (BN and biases excluded)")
@@ -50,7 +55,8 @@ def data_options(args):
 
     return DataOptions(data_dir=args.data_dir, tfds=args.tfds, holdout=args.holdout,
                        limit_per_class=args.limit_per_class, download=args.download,
-                       train_split=args.train_split, val_split=args.val_split)
+                       train_split=args.train_split, val_split=args.val_split,
+                       pipeline=args.pipeline)
 
 
 def run_dir(args, command):

@@ -1,0 +1,141 @@
+"""Train a CIFAR network and its SE twin with the identical recipe and seed, side by side,
+and compare them: the SENet paper's CIFAR-10 experiment (issue 6).
+
+    python applications/cifar_pair.py wrn16_8_cifar --data-dir cifar10-train.tar.gz \
+        --out runs/pair --epochs 30 -- --batch-size 256 --lr 0.2 --warmup-epochs 2 \
+        --mixed-precision
+
+Runs `applications/train.py MODEL` and `train.py se_MODEL` as two processes at once (one
+GPU holds both: these networks leave most of it idle), each with `--resume`, so running the
+same command again after an interruption continues both from their last completed epoch.
+Everything after `--` goes to both runs unchanged. Validation is the last `--holdout` images
+of each class. Writes OUT/<model>/ (the run directories), OUT/pair.json and OUT/pair.md
+(validation top-1 / top-5, epochs, training seconds, the command, the machine).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def se_twin(model):
+    """The registry name of `model` with Squeeze-and-Excitation."""
+    import keras_senet
+
+    twin = f"se_{model}"
+    if model.startswith("se_") or twin not in keras_senet.list_models():
+        raise ValueError(f"{model!r} has no SE twin in the registry; pass a plain CIFAR "
+                         "network such as resnet110_cifar or wrn16_8_cifar.")
+    return twin
+
+
+def train_commands(model, args, train_args):
+    """{model: argv} of the two runs: the same recipe, seed and data for both."""
+    commands = {}
+    for name in (model, se_twin(model)):
+        commands[name] = [
+            sys.executable, os.path.join(ROOT, "applications", "train.py"), name,
+            "--data-dir", args.data_dir, "--holdout", str(args.holdout),
+            "--epochs", str(args.epochs), "--seed", str(args.seed),
+            "--output", os.path.join(args.out, name), "--resume", "--verbose", "2",
+            *train_args]
+    return commands
+
+
+def run_side_by_side(commands, out):
+    """Starts every command at once, logs each to OUT/<model>.log, waits for all.
+
+    On JAX each run may take an equal share of the GPU's memory (JAX's default is 75% for
+    the first process); XLA_PYTHON_CLIENT_MEM_FRACTION in the environment overrides that.
+    """
+    share = f"{0.9 / len(commands):.2f}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+    env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", share)
+    processes = {}
+    for name, argv in commands.items():
+        log = open(os.path.join(out, f"{name}.log"), "a")
+        processes[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            env=env), log)
+    failed = []
+    for name, (process, log) in processes.items():
+        if process.wait():
+            failed.append(name)
+        log.close()
+    if failed:
+        raise SystemExit(f"training failed for {', '.join(failed)}; see "
+                         + ", ".join(os.path.join(out, f"{n}.log") for n in failed))
+
+
+def machine():
+    """The accelerator the runs used, in words."""
+    try:
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax
+
+            device = jax.devices()[0]
+            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
+    except ImportError:
+        pass
+    return f"cpu: {os.cpu_count()} cores, {platform.machine()}"
+
+
+def summarise(models, out, wall_seconds):
+    """pair.json and pair.md from the runs' results.json."""
+    rows = []
+    for name in models:
+        with open(os.path.join(out, name, "results.json")) as f:
+            results = json.load(f)
+        rows.append({"model": name, "se": name.startswith("se_"), **results})
+    summary = {"runs": rows, "machine": machine(), "wall_seconds": round(wall_seconds, 1),
+               "date": time.strftime("%Y-%m-%d")}
+    with open(os.path.join(out, "pair.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    lines = [f"Validation accuracy, {summary['machine']}, {summary['date']}:", "",
+             "| model | val top-1 | val top-5 | epochs | training s |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {100 * r['val_top1']:.2f}% | {100 * r['val_top5']:.2f}% | "
+              f"{r['epochs']} | {r['train_seconds']:,.0f} |" for r in rows]
+    plain, se = rows
+    lines += ["", f"SE minus plain: {100 * (se['val_top1'] - plain['val_top1']):+.2f} points "
+              f"top-1; command: `{plain['command']}` (and its se_ twin)"]
+    with open(os.path.join(out, "pair.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    train_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="the plain network, e.g. wrn16_8_cifar")
+    parser.add_argument("--data-dir", required=True,
+                        help="CIFAR-10 image folder or its .tar.gz (root/train/<class>/...)")
+    parser.add_argument("--holdout", type=int, default=500,
+                        help="validation: the last N training images of each class")
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="folder for both runs and the summary")
+    args = parser.parse_args(own)
+    commands = train_commands(args.model, args, train_args)
+    os.makedirs(args.out, exist_ok=True)
+    start = time.time()
+    run_side_by_side(commands, args.out)
+    table = summarise(list(commands), args.out, time.time() - start)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the GPU is the runs'
+    sys.path.insert(0, ROOT)
+    sys.exit(main())
