@@ -7,7 +7,9 @@ building (same weights, same layer names):
     NAME~se_conv1x1      SE excitation as two 1x1 convolutions on a (B, 1, 1, C) map
     NAME~no_se           the SE block skipped (the plain ResNet/ResNeXt trunk: SE's total cost)
     NAME~groups_native   grouped 3x3 as Keras' native `Conv2D(groups=G)`
-    NAME~groups_split    grouped 3x3 as G per-group convolutions + concat
+    NAME~groups_split    grouped 3x3 as GroupedConv2D's split: G / k convolutions + concat,
+                         k groups merged where a group has < 16 input channels
+    NAME~groups_unmerged grouped 3x3 as G per-group convolutions + concat (k = 1)
     NAME~groups_dense    grouped 3x3 as one dense conv with a block-diagonal kernel (G x MACs)
     NAME~groups_depthwise grouped 3x3 as a depthwise conv (multiplier C_out/G) summed over
                          each group's C_in/G inputs (same MACs, C_in/G x the intermediate)
@@ -27,8 +29,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_senet import benchmark  # noqa: E402
 
-VARIANTS = ("se_conv1x1", "no_se", "groups_native", "groups_split", "groups_dense",
-            "groups_depthwise", "fold_bn")
+VARIANTS = ("se_conv1x1", "no_se", "groups_native", "groups_split", "groups_unmerged",
+            "groups_dense", "groups_depthwise", "fold_bn")
 
 
 def _se_conv1x1(layer):
@@ -56,6 +58,12 @@ def _groups_split(layer):
     from keras_senet.layers import GroupedConv2D
 
     layer.call = lambda inputs: GroupedConv2D.split_call(layer, inputs)
+
+
+def _groups_unmerged(layer):
+    from keras_senet.layers import GroupedConv2D
+
+    layer.call = lambda inputs: GroupedConv2D.split_call(layer, inputs, min_channels=1)
 
 
 def _groups_dense(layer):
@@ -92,7 +100,8 @@ def _groups_depthwise(layer):
 
 
 GROUPED_CALLS = {"groups_native": _groups_native, "groups_split": _groups_split,
-                 "groups_dense": _groups_dense, "groups_depthwise": _groups_depthwise}
+                 "groups_unmerged": _groups_unmerged, "groups_dense": _groups_dense,
+                 "groups_depthwise": _groups_depthwise}
 
 
 class VariantRunner(benchmark.KerasRunner):

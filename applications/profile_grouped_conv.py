@@ -1,8 +1,9 @@
 """Where SE-ResNeXt-50's CPU time goes: its grouped 3x3 convolutions, op by op.
 
-For each ResNeXt-50 32x4d stage, times the block's grouped 3x3 convolution (native `groups=`
-and split into G convolutions) beside ResNet-50's dense 3x3 at the same stage, on the
-TensorFlow backend in one process, the three interleaved (`benchmark.time_interleaved`);
+For each ResNeXt-50 32x4d stage, times the block's grouped 3x3 convolution (native `groups=`,
+split into G convolutions, and split the way GroupedConv2D does it, into G / k convolutions of
+k merged groups) beside ResNet-50's dense 3x3 at the same stage, on the TensorFlow backend in
+one process, the four interleaved (`benchmark.time_interleaved`);
 prints achieved GFLOP/s (2 x MACs / time) and the whole network's grouped-conv time (stage
 time x blocks per stage).
 
@@ -20,6 +21,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # (H = W at 224 input, ResNeXt width C (G = 32 groups of C / 32), ResNet-50 3x3 width, blocks)
 STAGES = ((56, 128, 64, 3), (28, 256, 128, 4), (14, 512, 256, 6), (7, 1024, 512, 3))
 GROUPS = 32
+# grouped split: G convolutions of C / G channels; merged: GroupedConv2D's split (k merged
+# groups per convolution where a group has < 16 input channels)
+OPS = ("grouped native", "grouped split", "grouped split merged", "ResNet-50 dense 3x3")
 
 
 def _ops(height, width, dense_width):
@@ -32,14 +36,18 @@ def _ops(height, width, dense_width):
     grouped_macs = height * height * width * (width // GROUPS) * 9
     dense_macs = height * height * dense_width * dense_width * 9
     ops = {}
-    for label, channels, groups, macs in (("grouped native", width, GROUPS, grouped_macs),
-                                          ("grouped split", width, GROUPS, grouped_macs),
-                                          ("ResNet-50 dense 3x3", dense_width, 1, dense_macs)):
+    for label in OPS:
+        dense = label == "ResNet-50 dense 3x3"
+        channels, groups = (dense_width, 1) if dense else (width, GROUPS)
         layer = GroupedConv2D(channels, 3, padding="same", groups=groups, use_bias=False)
         layer.build((None, height, height, channels))
-        call = layer.split_call if label == "grouped split" else (
-            lambda x, layer=layer: keras.layers.Conv2D.call(layer, x))
-        ops[label] = (tf.function(call), channels, macs)
+        if label == "grouped split":
+            call = lambda x, layer=layer: layer.split_call(x, min_channels=1)  # noqa: E731
+        elif label == "grouped split merged":
+            call = layer.split_call
+        else:
+            call = lambda x, layer=layer: keras.layers.Conv2D.call(layer, x)  # noqa: E731
+        ops[label] = (tf.function(call), channels, dense_macs if dense else grouped_macs)
     return ops
 
 
@@ -85,7 +93,7 @@ def main(argv=None):
     for batch in args.batch_sizes:
         totals = {op: sum(r["ms"] * r["blocks"] for r in rows
                           if r["batch"] == batch and r["op"] == op)
-                  for op in ("grouped native", "grouped split", "ResNet-50 dense 3x3")}
+                  for op in OPS}
         lines.append("")
         lines.append(f"batch {batch}, all 16 blocks: " + ", ".join(
             f"{op} {ms:.1f} ms" for op, ms in totals.items()))

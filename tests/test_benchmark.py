@@ -105,14 +105,15 @@ def test_every_lever_keeps_the_models_outputs(tmp_path):
 
 
 def test_grouped_conv_profile_writes_every_stage(tmp_path):
-    """applications/profile_grouped_conv.py: three ops per ResNeXt-50 stage, timed together."""
+    """applications/profile_grouped_conv.py: four ops per ResNeXt-50 stage, timed together."""
     profile = load_application("profile_grouped_conv")
     profile.main(["--batch-sizes", "1", "--repeats", "1", "--min-repeat-s", "0",
                   "--threads", "2", "--out", str(tmp_path / "profile")])
     rows = json.loads((tmp_path / "profile.json").read_text())["results"]
     assert [(r["stage_hw"], r["op"]) for r in rows] == [
         (hw, op) for hw, *_ in profile.STAGES
-        for op in ("grouped native", "grouped split", "ResNet-50 dense 3x3")]
+        for op in ("grouped native", "grouped split", "grouped split merged",
+                   "ResNet-50 dense 3x3")]
     assert all(r["ms"] > 0 and r["gflops_per_s"] > 0 for r in rows)
     # ResNeXt's grouped 3x3 has 1/8 of the dense 3x3's multiply-adds at every stage
     for hw, *_ in profile.STAGES:

@@ -21,23 +21,45 @@ def _block_diagonal(kernel, groups):
 
 
 @pytest.mark.parametrize("implementation", ["native", "split"])
+@pytest.mark.parametrize("groups, in_channels", [(4, 16), (8, 32), (4, 128)],
+                         ids=["all-merged", "pairs-merged", "unmerged"])
 @pytest.mark.parametrize("strides, dilation, padding, use_bias", [
     (1, 1, "same", False), (2, 1, "valid", True), (1, 2, "same", False)])
-def test_equals_a_dense_conv_with_a_block_diagonal_kernel(monkeypatch, implementation, strides,
-                                                          dilation, padding, use_bias):
+def test_equals_a_dense_conv_with_a_block_diagonal_kernel(monkeypatch, implementation, groups,
+                                                          in_channels, strides, dilation,
+                                                          padding, use_bias):
+    """The split merges groups of fewer than 16 input channels: 4 x 4 channels into one
+    convolution, 8 x 4 into two of 16, and leaves 4 x 32 as they are."""
     monkeypatch.setenv(ENV_VAR, implementation)
-    x = np.random.default_rng(0).normal(size=(2, 9, 9, 16)).astype("float32")
-    grouped = GroupedConv2D(8, 3, strides=strides, dilation_rate=dilation, padding=padding,
-                            groups=4, use_bias=use_bias, bias_initializer="random_normal")
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, in_channels)).astype("float32")
+    grouped = GroupedConv2D(2 * groups, 3, strides=strides, dilation_rate=dilation,
+                            padding=padding, groups=groups, use_bias=use_bias,
+                            bias_initializer="random_normal")
     y = keras.ops.convert_to_numpy(grouped(x))
-    dense = keras.layers.Conv2D(8, 3, strides=strides, dilation_rate=dilation,
+    dense = keras.layers.Conv2D(2 * groups, 3, strides=strides, dilation_rate=dilation,
                                 padding=padding, use_bias=use_bias)
     dense.build(x.shape)
-    weights = [_block_diagonal(keras.ops.convert_to_numpy(grouped.kernel), 4)]
+    weights = [_block_diagonal(keras.ops.convert_to_numpy(grouped.kernel), groups)]
     if use_bias:
         weights.append(keras.ops.convert_to_numpy(grouped.bias))
     dense.set_weights(weights)
     np.testing.assert_allclose(y, keras.ops.convert_to_numpy(dense(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_the_split_merges_groups_to_sixteen_input_channels_where_the_groups_allow():
+    from keras_senet.layers.grouped_conv import groups_to_merge, merge_groups
+
+    # ResNeXt-50 32x4d, stages 1..4: 4, 8, 16, 32 input channels per group.
+    assert [groups_to_merge(32, c) for c in (4, 8, 16, 32)] == [4, 2, 1, 1]
+    assert groups_to_merge(3, 4) == 3  # no divisor of 3 reaches 16: everything merged
+    assert groups_to_merge(32, 4, min_channels=1) == 1
+    kernel = np.random.default_rng(2).normal(size=(3, 3, 4, 64)).astype("float32")
+    merged = keras.ops.convert_to_numpy(merge_groups(kernel, 32, 4))
+    assert merged.shape == (3, 3, 16, 64)  # 8 groups of 16 inputs and 8 outputs
+    dense = _block_diagonal(kernel, 32)
+    for s in range(8):  # merged group s is the dense kernel's s-th diagonal block
+        np.testing.assert_array_equal(merged[..., 8 * s:8 * (s + 1)],
+                                      dense[:, :, 16 * s:16 * (s + 1), 8 * s:8 * (s + 1)])
 
 
 def test_auto_splits_on_cpu_and_keeps_native_groups_on_gpus(monkeypatch):
