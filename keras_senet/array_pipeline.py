@@ -29,6 +29,13 @@ import numpy as np
 AUGMENTATIONS = ("crop_flip", "none")
 
 
+def check_augmentation(augmentation):
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"The NumPy pipeline augments with one of {AUGMENTATIONS}, not "
+                         f"{augmentation!r}; use the tf.data pipeline (--pipeline tf.data) for "
+                         "it.")
+
+
 def _pillow():
     try:
         from PIL import Image
@@ -103,10 +110,7 @@ class ArrayDataset(keras.utils.PyDataset):
     def __init__(self, images, labels, num_classes, transform, batch_size, training,
                  augmentation="crop_flip", seed=0, drop_remainder=False, workers=4):
         super().__init__(workers=workers if training else 1)
-        if augmentation not in AUGMENTATIONS:
-            raise ValueError(f"The NumPy pipeline augments with one of {AUGMENTATIONS}, not "
-                             f"{augmentation!r}; use the tf.data pipeline (--pipeline tf.data) "
-                             "for it.")
+        check_augmentation(augmentation)
         self.images, self.labels = images, np.asarray(labels, np.int64)
         self.num_classes, self.batch_size = num_classes, batch_size
         self.training, self.augmentation, self.seed = training, augmentation, seed
@@ -149,10 +153,8 @@ class ArrayDataset(keras.utils.PyDataset):
 def load_datasets(train_split, val_split, num_classes, transform, batch_size, training=True,
                   augmentation="crop_flip", seed=0, drop_remainder=False):
     """(train ArrayDataset or None, val ArrayDataset) from ((paths, labels), (paths, labels))."""
-    if training and augmentation not in AUGMENTATIONS:
-        raise ValueError(f"The NumPy pipeline augments with one of {AUGMENTATIONS}, not "
-                         f"{augmentation!r}; use the tf.data pipeline (--pipeline tf.data) for "
-                         "it.")
+    if training:
+        check_augmentation(augmentation)  # before seconds of decoding
     size = transform.input_size
     val_paths, val_labels = val_split
     val_ds = ArrayDataset(decode_images(val_paths, size, transform, training=False), val_labels,

@@ -39,7 +39,7 @@ def merge_groups(kernel, groups, k):
     (kh, kw, k C_in/G, C_out), block diagonal within each merged group."""
     kh, kw, cin_g, cout = kernel.shape
     blocks = ops.reshape(kernel, (kh, kw, 1, cin_g, groups // k, k, cout // groups))
-    eye = ops.reshape(ops.eye(k, dtype=kernel.dtype), (1, 1, k, 1, 1, k, 1))
+    eye = ops.reshape(ops.eye(k, dtype=blocks.dtype), (1, 1, k, 1, 1, k, 1))
     return ops.reshape(blocks * eye, (kh, kw, k * cin_g, cout))
 
 
