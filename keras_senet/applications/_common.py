@@ -122,7 +122,11 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
         else:
             outputs = head(features[-1], include_top, pooling, classes,
                            classifier_activation, spec.drop_rate)
-    model_inputs = get_source_inputs(input_tensor) if input_tensor is not None else inputs
+    model_inputs = inputs
+    if input_tensor is not None:
+        model_inputs = get_source_inputs(input_tensor)
+        if len(model_inputs) == 1:  # a one-element list makes `model(x)` warn (it expects [x])
+            model_inputs = model_inputs[0]
     model = Model(model_inputs, outputs, name=name or spec.name)
     return resolve.load(model, spec, request, include_top=include_top)
 
