@@ -116,6 +116,7 @@ class ArrayDataset(keras.utils.PyDataset):
         self.training, self.augmentation, self.seed = training, augmentation, seed
         self.drop_remainder = drop_remainder
         self.epoch = 0
+        self._epoch_order = (None, None)  # (epoch, its permutation), computed on first use
         self._mean = np.asarray(transform.mean, np.float32) * 255.0
         self._scale = 1.0 / (np.asarray(transform.std, np.float32) * 255.0)
 
@@ -129,7 +130,7 @@ class ArrayDataset(keras.utils.PyDataset):
     def _order(self):
         if not self.training:
             return np.arange(len(self.images))
-        epoch, order = getattr(self, "_epoch_order", (None, None))
+        epoch, order = self._epoch_order
         if epoch != self.epoch:
             epoch = self.epoch
             order = np.random.default_rng((self.seed, epoch)).permutation(len(self.images))

@@ -60,17 +60,22 @@ class DataOptions:
     pipeline: str = "auto"
 
 
+def tensorflow_installed():
+    """Whether `import tensorflow` works here (the GPU hosts of this project have none)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve_pipeline(pipeline):
     """"tf.data" or "numpy" for a `DataOptions.pipeline` value."""
     if pipeline not in PIPELINES:
         raise ValueError(f"Unknown input pipeline {pipeline!r}; expected one of {PIPELINES}.")
     if pipeline != "auto":
         return pipeline
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return "numpy"
-    return "tf.data"
+    return "tf.data" if tensorflow_installed() else "numpy"
 
 
 def default_augmentation(input_size):

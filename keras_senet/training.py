@@ -291,9 +291,9 @@ def _tensorboard(log_dir):
         print("tensorboard is not installed: no TensorBoard logs "
               "(pip install 'keras-senet[data]')")
         return []
-    try:  # Keras writes its TensorBoard summaries with tf.summary
-        import tensorflow  # noqa: F401
-    except ImportError:
+    from keras_senet.data_pipeline import tensorflow_installed
+
+    if not tensorflow_installed():  # Keras writes its TensorBoard summaries with tf.summary
         print("TensorFlow is not installed: no TensorBoard logs")
         return []
     return [keras.callbacks.TensorBoard(log_dir)]
