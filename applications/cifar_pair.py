@@ -10,7 +10,9 @@ GPU holds both: these networks leave most of it idle), each with `--resume`, so 
 same command again after an interruption continues both from their last completed epoch.
 Everything after `--` goes to both runs unchanged. Validation is the last `--holdout` images
 of each class. Writes OUT/<model>/ (the run directories), OUT/pair.json and OUT/pair.md
-(validation top-1 / top-5, epochs, training seconds, the command, the machine).
+(validation top-1 / top-5, epochs, training seconds, the command, the machine, and an image
+by image comparison: how many validation images only one of the two gets right, with the
+exact McNemar test's p-value).
 """
 
 import argparse
@@ -82,21 +84,40 @@ def machine():
             import jax
 
             device = jax.devices()[0]
-            return f"{device.platform}: {getattr(device, 'device_kind', device)}"
+            if device.platform != "cpu":
+                return f"{device.platform}: {getattr(device, 'device_kind', device)}"
     except ImportError:
         pass
     return f"cpu: {os.cpu_count()} cores, {platform.machine()}"
 
 
+def paired(models, out):
+    """Image-by-image comparison of the runs' val_predictions.npz (plain first, then SE)."""
+    import numpy as np
+
+    from keras_senet.training import paired_comparison
+
+    records = [np.load(os.path.join(out, name, "val_predictions.npz")) for name in models]
+    labels = records[0]["labels"]
+    if any(not np.array_equal(r["labels"], labels) for r in records):
+        raise ValueError("the two runs were validated on different images; give both the "
+                         "same --data-dir and --holdout")
+    result = paired_comparison(labels, *(r["top_k"][:, 0] for r in records))
+    return {"images": result["images"], "both_right": result["both_right"],
+            "only_plain": result["only_a"], "only_se": result["only_b"],
+            "p_value": result["p_value"]}
+
+
 def summarise(models, out, wall_seconds):
-    """pair.json and pair.md from the runs' results.json."""
+    """pair.json and pair.md from the runs' results.json and val_predictions.npz."""
     rows = []
     for name in models:
         with open(os.path.join(out, name, "results.json")) as f:
             results = json.load(f)
         rows.append({"model": name, "se": name.startswith("se_"), **results})
-    summary = {"runs": rows, "machine": machine(), "wall_seconds": round(wall_seconds, 1),
-               "date": time.strftime("%Y-%m-%d")}
+    comparison = paired(models, out)
+    summary = {"runs": rows, "paired": comparison, "machine": machine(),
+               "wall_seconds": round(wall_seconds, 1), "date": time.strftime("%Y-%m-%d")}
     with open(os.path.join(out, "pair.json"), "w") as f:
         json.dump(summary, f, indent=1)
     lines = [f"Validation accuracy, {summary['machine']}, {summary['date']}:", "",
@@ -106,7 +127,10 @@ def summarise(models, out, wall_seconds):
               f"{r['epochs']} | {r['train_seconds']:,.0f} |" for r in rows]
     plain, se = rows
     lines += ["", f"SE minus plain: {100 * (se['val_top1'] - plain['val_top1']):+.2f} points "
-              f"top-1; command: `{plain['command']}` (and its se_ twin)"]
+              f"top-1. Image by image ({comparison['images']:,} validation images): "
+              f"{comparison['only_se']} right only with SE, {comparison['only_plain']} only "
+              f"without; exact McNemar two-sided p = {comparison['p_value']:.3g}.", "",
+              f"Command: `{plain['command']}` (and its se_ twin)"]
     with open(os.path.join(out, "pair.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return "\n".join(lines)

@@ -64,6 +64,20 @@ def test_train_then_evaluate_then_finetune(folder, tmp_path):
     scores = json.loads(out.strip().splitlines()[-1])
     assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
 
+    # Per image: evaluate --predictions writes what train wrote at the end of the run.
+    predictions = str(tmp_path / "predictions.npz")
+    run_program("evaluate.py", "resnet20_cifar", "--weights",
+                os.path.join(run, "final.safetensors"), "--data-dir", folder,
+                "--batch-size", "6", "--predictions", predictions)
+    evaluated = np.load(predictions)
+    trained = np.load(os.path.join(run, "val_predictions.npz"))
+    assert list(evaluated["class_names"]) == sorted(CLASSES)
+    assert evaluated["top_k"].shape == (9, 3)  # 3 val images per class; top-5 of 3 classes
+    np.testing.assert_array_equal(evaluated["labels"], np.repeat([0, 1, 2], 3))
+    np.testing.assert_array_equal(evaluated["top_k"], trained["top_k"])
+    assert np.mean(evaluated["top_k"][:, 0] == evaluated["labels"]) == pytest.approx(
+        scores["top1"], abs=1e-6)
+
     # Fine-tune from those weights: a frozen phase then an unfrozen one.
     ft = str(tmp_path / "finetune")
     run_program("finetune.py", "resnet20_cifar", "--weights",
@@ -103,6 +117,14 @@ def test_train_on_jax_where_tensorflow_is_not_installed(folder, tmp_path):
     scores = json.loads(out.strip().splitlines()[-1])
     assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
     assert scores["loss"] == pytest.approx(results["val_loss"], rel=1e-4)
+    # The NumPy pipeline validates on the same images in the same order as tf.data.
+    predictions = str(tmp_path / "tf_data.npz")
+    run_program("evaluate.py", "se_resnet20_cifar", "--weights",
+                os.path.join(run, "final.safetensors"), "--data-dir", folder,
+                "--batch-size", "6", "--pipeline", "tf.data", "--predictions", predictions)
+    numpy_run, tf_data = np.load(os.path.join(run, "val_predictions.npz")), np.load(predictions)
+    np.testing.assert_array_equal(numpy_run["labels"], tf_data["labels"])
+    np.testing.assert_array_equal(numpy_run["top_k"][:, 0], tf_data["top_k"][:, 0])
 
 
 def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
@@ -121,6 +143,15 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
     assert "--batch-size 6 --lr 0.05" in plain["command"] and plain["epochs"] == 1
     assert "| se_resnet20_cifar |" in printed and "SE minus plain" in (out / "pair.md").read_text()
     assert " --resume " in plain["command"]
+    # The image-by-image comparison counts what the runs' val_predictions.npz say.
+    records = [np.load(out / name / "val_predictions.npz") for name in ("resnet20_cifar",
+                                                                          "se_resnet20_cifar")]
+    right = [r["top_k"][:, 0] == r["labels"] for r in records]
+    assert summary["paired"] == {
+        "images": 9, "both_right": int(np.sum(right[0] & right[1])),
+        "only_plain": int(np.sum(right[0] & ~right[1])),
+        "only_se": int(np.sum(right[1] & ~right[0])), "p_value": summary["paired"]["p_value"]}
+    assert 0 < summary["paired"]["p_value"] <= 1 and "McNemar" in (out / "pair.md").read_text()
 
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"),
                            "se_resnet20_cifar", "--data-dir", folder, "--epochs", "1",

@@ -20,6 +20,8 @@ def add_arguments(parser):
     parser.add_argument("--classes", type=int, default=None,
                         help="classifier width of a weights file (default: the dataset's)")
     parser.add_argument("--json", help="also write the scores to this file")
+    parser.add_argument("--predictions", help="also write every image's label and top-5 "
+                        "class indices to this .npz (for comparing two models image by image)")
     _args.add_data_arguments(parser)
 
 
@@ -52,6 +54,10 @@ def run(args):
     scores = model.evaluate(val_ds, return_dict=True, verbose=0)
     result = {"model": args.model, "weights": args.weights, "top1": scores["accuracy"],
               "top5": scores["top5"], "loss": scores["loss"], "transform": str(transform)}
+    if args.predictions:
+        labels, top5 = training.predict_top_k(model, val_ds)
+        training.save_predictions(args.predictions, labels, top5, names)
+        result["predictions"] = args.predictions
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:

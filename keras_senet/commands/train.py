@@ -6,7 +6,8 @@
     keras-senet train ... --strategy mirrored          # tf.distribute, all local GPUs
 
 Writes the run directory (see `keras_senet.training`): per-epoch checkpoints (`--resume`
-continues), TensorBoard logs, curves.png, final.safetensors, model.keras, results.json.
+continues), TensorBoard logs, curves.png, final.safetensors, model.keras, results.json,
+val_predictions.npz.
 """
 
 from keras_senet.commands import _args
@@ -83,7 +84,8 @@ def run(args):
 
 
 def finish(model, val_ds, out, state, title):
-    """Evaluates, saves final.safetensors / model.keras / curves.png / results.json."""
+    """Evaluates, saves final.safetensors / model.keras / curves.png / results.json and
+    val_predictions.npz (every validation image's label and top-5, for paired comparisons)."""
     import json
     import os
 
@@ -96,6 +98,9 @@ def finish(model, val_ds, out, state, title):
                "val_loss": scores["loss"], "epochs": len(state["history"]),
                "train_seconds": round(sum(r["seconds"] for r in state["history"]), 1),
                "command": state["config"]["command"]}
+    labels, top5 = training.predict_top_k(model, val_ds)
+    training.save_predictions(os.path.join(out, "val_predictions.npz"), labels, top5,
+                              state["config"]["classes"])
     training.write_json_atomic(os.path.join(out, "results.json"), results)
     try:
         training.plot_curves(state["history"], os.path.join(out, "curves.png"), title)
