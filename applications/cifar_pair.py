@@ -13,12 +13,23 @@ of each class. Writes OUT/<model>/ (the run directories), OUT/pair.json and OUT/
 (validation top-1 / top-5, epochs, training seconds, the command, the machine, and an image
 by image comparison: how many validation images only one of the two gets right, with the
 exact McNemar test's p-value).
+
+On a borrowed machine that allows only so many minutes per command and so many files back
+(this project's GPU hosts: 10 minutes, 8 files of at most 16 MiB), `--time-limit` stops both
+runs in time (they resume from their last completed epoch), `--bundle DIR` leaves in DIR one
+.tar per run (`keras_senet.run_bundle`) with the logs and the summary, and `--resume-from DIR`
+continues from the bundles an earlier command brought back:
+
+    KERAS_BACKEND=jax python applications/cifar_pair.py resnet110_cifar \
+        --data-dir .data/cifar10-train.tar.gz --epochs 60 --out ~/pair --time-limit 480 \
+        --bundle $OUT [--resume-from .runs/pair] -- --batch-size 128 --mixed-precision
 """
 
 import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -50,11 +61,17 @@ def train_commands(model, args, train_args):
     return commands
 
 
-def run_side_by_side(commands, out):
+BUNDLE_MAX_BYTES = 16 * 2**20  # the largest file a device command can bring back
+STOPPED = 3  # exit status when --time-limit stopped the runs
+
+
+def run_side_by_side(commands, out, time_limit=None):
     """Starts every command at once, logs each to OUT/<model>.log, waits for all.
 
-    On JAX each run may take an equal share of the GPU's memory (JAX's default is 75% for
-    the first process); XLA_PYTHON_CLIENT_MEM_FRACTION in the environment overrides that.
+    Returns True when all finished; False when `time_limit` seconds passed first and the
+    runs were stopped (SIGTERM; each resumes from its last completed epoch). On JAX each run
+    may take an equal share of the GPU's memory (JAX's default is 75% for the first
+    process); XLA_PYTHON_CLIENT_MEM_FRACTION in the environment overrides that.
     """
     share = f"{0.9 / len(commands):.2f}"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -65,14 +82,56 @@ def run_side_by_side(commands, out):
         log = open(os.path.join(out, f"{name}.log"), "a")
         processes[name] = (subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                             env=env), log)
+    deadline = None if time_limit is None else time.time() + time_limit
+    while deadline and time.time() < deadline and any(
+            p.poll() is None for p, _ in processes.values()):
+        time.sleep(1.0)
+    stopped = [name for name, (p, _) in processes.items() if p.poll() is None and deadline]
+    for name in stopped:
+        processes[name][0].terminate()
     failed = []
     for name, (process, log) in processes.items():
-        if process.wait():
+        if process.wait() and name not in stopped:
             failed.append(name)
         log.close()
     if failed:
         raise SystemExit(f"training failed for {', '.join(failed)}; see "
                          + ", ".join(os.path.join(out, f"{n}.log") for n in failed))
+    return not stopped
+
+
+def epochs_done(out, name):
+    from keras_senet.training import read_state
+
+    state = read_state(os.path.join(out, name))
+    return sum(state["epochs_done"].values()) if state else 0
+
+
+def bundle(models, out, dest):
+    """DEST/<model>.tar of each run that has a completed epoch, the logs, and the summary."""
+    from keras_senet import run_bundle
+
+    os.makedirs(dest, exist_ok=True)
+    for name in models:
+        if epochs_done(out, name):
+            run_bundle.pack(os.path.join(out, name), os.path.join(dest, f"{name}.tar"),
+                            max_bytes=BUNDLE_MAX_BYTES)
+        shutil.copy(os.path.join(out, f"{name}.log"), dest)
+    for name in ("pair.json", "pair.md"):
+        if os.path.exists(os.path.join(out, name)):
+            shutil.copy(os.path.join(out, name), dest)
+
+
+def resume_from(models, source, out):
+    """Unpacks SOURCE/<model>.tar into OUT/<model> for each run not yet in OUT."""
+    from keras_senet import run_bundle
+    from keras_senet.training import read_state
+
+    for name in models:
+        path, run_dir = os.path.join(source, f"{name}.tar"), os.path.join(out, name)
+        if os.path.exists(path) and read_state(run_dir) is None:
+            run_bundle.unpack(path, run_dir)
+            print(f"{name}: continuing from {path} ({epochs_done(out, name)} epochs done)")
 
 
 def machine():
@@ -149,14 +208,31 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="folder for both runs and the summary")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                        help="stop both runs after this long (exit status 3); the same "
+                        "command continues them")
+    parser.add_argument("--bundle", metavar="DIR",
+                        help="afterwards, write DIR/<model>.tar per run (at most 16 MiB "
+                        "each), the logs and the summary")
+    parser.add_argument("--resume-from", metavar="DIR",
+                        help="continue from the DIR/<model>.tar bundles of an earlier --bundle")
     args = parser.parse_args(own)
     commands = train_commands(args.model, args, train_args)
     os.makedirs(args.out, exist_ok=True)
+    if args.resume_from:
+        resume_from(list(commands), args.resume_from, args.out)
     start = time.time()
-    run_side_by_side(commands, args.out)
-    table = summarise(list(commands), args.out, time.time() - start)
-    print(table)
-    return 0
+    finished = run_side_by_side(commands, args.out, args.time_limit)
+    if finished:
+        print(summarise(list(commands), args.out, time.time() - start))
+    else:
+        print(f"time limit of {args.time_limit:g} s reached; epochs done: " + ", ".join(
+            f"{n} {epochs_done(args.out, n)}" for n in commands)
+            + ". Run the same command again to continue.")
+    if args.bundle:
+        bundle(list(commands), args.out, args.bundle)
+        print(f"bundles, logs and summary in {args.bundle}")
+    return 0 if finished else STOPPED
 
 
 if __name__ == "__main__":

@@ -131,10 +131,15 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
     """applications/cifar_pair.py: one recipe for both runs and a comparison table; a model
     without an SE twin is refused. (Both runs take `--resume`: see tests/test_fit_phases.py
     for what a rerun does.)"""
-    out = tmp_path / "pair"
+    out, back = tmp_path / "pair", tmp_path / "back"
     args = ["resnet20_cifar", "--data-dir", folder, "--holdout", "0", "--epochs", "1",
             "--out", str(out), "--", "--batch-size", "6", "--lr", "0.05"]
-    printed = run_program("cifar_pair.py", *args)
+    stopped = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"), *args[:-5],
+         "--time-limit", "0", *args[-5:]], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": ROOT})
+    assert stopped.returncode == 3 and "Run the same command again to continue" in stopped.stdout
+    printed = run_program("cifar_pair.py", *args[:-5], "--bundle", str(back), *args[-5:])
     summary = json.load(open(out / "pair.json"))
     plain, se = summary["runs"]
     assert (plain["model"], plain["se"], se["model"], se["se"]) == (
@@ -152,6 +157,19 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
         "only_plain": int(np.sum(right[0] & ~right[1])),
         "only_se": int(np.sum(right[1] & ~right[0])), "p_value": summary["paired"]["p_value"]}
     assert 0 < summary["paired"]["p_value"] <= 1 and "McNemar" in (out / "pair.md").read_text()
+
+    # What a device command brings back (one .tar per run, logs, summary) continues elsewhere.
+    assert sorted(os.listdir(back)) == [
+        "pair.json", "pair.md", "resnet20_cifar.log", "resnet20_cifar.tar",
+        "se_resnet20_cifar.log", "se_resnet20_cifar.tar"]
+    elsewhere = tmp_path / "elsewhere"
+    printed = run_program("cifar_pair.py", "resnet20_cifar", "--data-dir", folder, "--holdout",
+                          "0", "--epochs", "1", "--out", str(elsewhere), "--resume-from",
+                          str(back), "--", "--batch-size", "6", "--lr", "0.05")
+    assert "se_resnet20_cifar: continuing from" in printed
+    again = json.load(open(elsewhere / "pair.json"))
+    assert [r["val_top1"] for r in again["runs"]] == [r["val_top1"] for r in summary["runs"]]
+    assert again["paired"] == summary["paired"]
 
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"),
                            "se_resnet20_cifar", "--data-dir", folder, "--epochs", "1",
