@@ -2,7 +2,8 @@
 # The GPU benchmark of issue 7: Keras on JAX, bf16, beside keras ResNet50 and the timm twins
 # (eager and torch.compile) in the same process. Run from the repository root:
 #     applications/benchmark_gpu.sh OUT_DIR [se50|families|fp32|all]
-# Each part fits in one 10-minute device command. PEAK_TFLOPS: the GPU's dense bf16 peak
+# Each part fits in one 10-minute device command and writes 3 files (json, md, png); a device
+# command brings back at most 8, so `all` (9 files) is for machines of your own. PEAK_TFLOPS: the GPU's dense bf16 peak
 # for the MFU column (H100 SXM: 989; H100 PCIe: 756; H200: 989).
 set -euo pipefail
 out=${1:?usage: applications/benchmark_gpu.sh OUT_DIR [se50|families|fp32|all]}
