@@ -227,12 +227,12 @@ SOURCES: dict[str, list[WeightSource]] = {
     # --- trained by this project (weights/manifest.json), shipped inside the package ---
     # top1: validation top-1 (%) on the last 500 images of each CIFAR-10 class.
     "resnet20_cifar": [
-        packaged_source("resnet20_cifar", "cifar10", top1=82.72, sha256=(
-            "fe7a8ddb13740712d67876652207f925cad7cc9a5d630a4caa0bf5a80568a047")),
+        packaged_source("resnet20_cifar", "cifar10", top1=84.86, sha256=(
+            "7ed045225d6539f06ea3db993c8fad46014e29fc3111245dfdb428401bf6b8a4")),
     ],
     "se_resnet20_cifar": [
-        packaged_source("se_resnet20_cifar", "cifar10", top1=82.58, sha256=(
-            "07811467b38501228492095dc7f746b716ffb9875fefb027f02e33dcfc50c0a2")),
+        packaged_source("se_resnet20_cifar", "cifar10", top1=85.20, sha256=(
+            "5a6ead059344ffe2ca7f963063de0696651eef09a0faa52b7be99083e71758a5")),
     ],
 }
 
