@@ -127,6 +127,9 @@ def resume_from(models, source, out):
     from keras_senet import run_bundle
     from keras_senet.training import read_state
 
+    if not any(os.path.exists(os.path.join(source, f"{name}.tar")) for name in models):
+        raise SystemExit(f"--resume-from {source}: no {' or '.join(f'{n}.tar' for n in models)}"
+                         " there; give the folder an earlier --bundle wrote.")
     for name in models:
         path, run_dir = os.path.join(source, f"{name}.tar"), os.path.join(out, name)
         if os.path.exists(path) and read_state(run_dir) is None:
@@ -195,6 +198,13 @@ def summarise(models, out, wall_seconds):
     return "\n".join(lines)
 
 
+def non_negative_seconds(text):
+    seconds = float(text)
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return seconds
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     train_args = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -208,7 +218,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="folder for both runs and the summary")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--time-limit", type=non_negative_seconds, default=None,
+                        metavar="SECONDS",
                         help="stop both runs after this long (exit status 3); the same "
                         "command continues them")
     parser.add_argument("--bundle", metavar="DIR",

@@ -12,6 +12,7 @@ TensorBoard logs.
 """
 
 import os
+import shutil
 import tarfile
 
 from keras_senet.training import STATE_FILE, read_state
@@ -75,5 +76,5 @@ def unpack(path, run_dir):
         for member in sorted(members, key=lambda m: m.name == STATE_FILE):
             with tar.extractfile(member) as src, open(os.path.join(run_dir, member.name),
                                                       "wb") as dst:
-                dst.write(src.read())
+                shutil.copyfileobj(src, dst)
     return run_dir

@@ -177,6 +177,14 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
                           env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.returncode != 0 and "has no SE twin" in proc.stderr
 
+    for wrong, message in ((["--resume-from", str(tmp_path)], "no resnet20_cifar.tar or"),
+                           (["--time-limit", "-5"], "not a number of seconds >= 0")):
+        proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications",
+                                                            "cifar_pair.py"), *args[:-5],
+                               *wrong], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": ROOT})
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]
+
 
 def test_train_mirrored_over_two_logical_cpus(folder, tmp_path):
     out = run_program("train.py", "resnet20_cifar", "--data-dir", folder, "--epochs", "1",
