@@ -122,3 +122,20 @@ def test_grouped_conv_profile_writes_every_stage(tmp_path):
         assert abs(dense / grouped - 8) < 1e-9
     assert "batch 1, all 16 blocks:" in (tmp_path / "profile.md").read_text()
 
+
+
+def test_conv_gradient_profile_times_both_backends_at_every_stage(tmp_path):
+    """applications/profile_conv_gradients.py: a training step's three convolutions per CIFAR
+    stage, TensorFlow beside XLA:CPU in one process."""
+    pytest.importorskip("jax")
+    profile = load_application("profile_conv_gradients")
+    rows = profile.main(["--batch-size", "2", "--repeats", "1", "--min-repeat-s", "0",
+                         "--out", str(tmp_path / "conv")])
+    assert [(r["stage_hw"], r["channels"], r["op"]) for r in rows] == [
+        (hw, c, op) for hw, c in profile.STAGES
+        for op in ("forward", "input gradient", "filter gradient")]
+    for r in rows:
+        assert r["tensorflow_ms"] > 0 and r["jax_ms"] > 0
+        assert r["jax_over_tensorflow"] == pytest.approx(r["jax_ms"] / r["tensorflow_ms"])
+    assert json.loads((tmp_path / "conv.json").read_text())["results"] == rows
+    assert "| 32x32, 16 | filter gradient |" in (tmp_path / "conv.md").read_text()

@@ -30,3 +30,25 @@ def test_a_lopsided_split_is_significant_and_identical_models_are_not():
 def test_predictions_must_cover_the_same_images():
     with pytest.raises(ValueError, match="one prediction per image"):
         paired_comparison(np.zeros(5), np.zeros(5), np.zeros(4))
+
+
+def test_cifar_pair_refuses_runs_validated_on_different_images(tmp_path):
+    """cifar_pair's summary compares the two runs' val_predictions.npz; runs with different
+    --data-dir / --holdout have different labels and no image-by-image comparison."""
+    from keras_senet.training import save_predictions
+    from tests.programs import load_application
+
+    pair = load_application("cifar_pair")
+    models = ("resnet20_cifar", "se_resnet20_cifar")
+    top5 = np.tile(np.arange(5), (4, 1))
+    for name, labels in zip(models, ([0, 0, 1, 1], [0, 0, 1, 1])):
+        (tmp_path / name).mkdir()
+        save_predictions(str(tmp_path / name / "val_predictions.npz"), np.array(labels), top5,
+                         [str(c) for c in range(10)])
+    assert pair.paired(models, str(tmp_path)) == {
+        "images": 4, "both_right": 2, "only_plain": 0, "only_se": 0, "p_value": 1.0}
+
+    save_predictions(str(tmp_path / models[1] / "val_predictions.npz"), np.array([0, 1, 0, 1]),
+                     top5, [str(c) for c in range(10)])
+    with pytest.raises(ValueError, match="validated on different images.*same --data-dir"):
+        pair.paired(models, str(tmp_path))

@@ -65,7 +65,7 @@ def test_train_then_evaluate_then_finetune(folder, tmp_path):
     assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
 
     # Per image: evaluate --predictions writes what train wrote at the end of the run.
-    predictions = str(tmp_path / "predictions.npz")
+    predictions = str(tmp_path / "scores" / "predictions.npz")  # the folder is created
     run_program("evaluate.py", "resnet20_cifar", "--weights",
                 os.path.join(run, "final.safetensors"), "--data-dir", folder,
                 "--batch-size", "6", "--predictions", predictions)

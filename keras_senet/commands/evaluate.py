@@ -27,12 +27,16 @@ def add_arguments(parser):
 
 def run(args):
     import json
+    import os
 
     import keras_senet
     from keras_senet import training
     from keras_senet.data_pipeline import load_datasets
 
     spec = keras_senet.get_spec(args.model)
+    for output in (args.json, args.predictions):  # before the evaluation, not after it
+        if output and os.path.dirname(output):
+            os.makedirs(os.path.dirname(output), exist_ok=True)
     options = _args.data_options(args)
     from keras_senet.weights.resolve import parse_weights
 
