@@ -21,7 +21,6 @@ building (same weights, same layer names):
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -172,12 +171,7 @@ def main(argv=None):
         row["time_ratio"] = row["ms"] / ref["ms"]
         lines.append(f"| {row['model']} | {row['batch']} | {row['ms']:,.1f} | "
                      f"{row['ms_min']:,.1f} - {row['ms_max']:,.1f} | {row['time_ratio']:.3f} |")
-    record = {"machine": benchmark.describe_machine(), "versions": benchmark.describe_versions(),
-              "settings": vars(args), "results": rows}
-    with open(args.out + ".json", "w") as f:
-        json.dump(record, f, indent=1)
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
+    benchmark.write_profile(args.out, vars(args), rows, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -13,7 +13,6 @@ each op's milliseconds, the JAX / TensorFlow time ratio and achieved GFLOP/s (ea
 """
 
 import argparse
-import json
 import statistics
 
 # (H = W, C) of ResNet-20/56/110's three CIFAR stages
@@ -111,12 +110,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.out:
-        with open(args.out + ".json", "w") as f:
-            json.dump({"machine": benchmark.describe_machine(),
-                       "versions": benchmark.describe_versions(), "settings": vars(args),
-                       "results": rows}, f, indent=1)
-        with open(args.out + ".md", "w") as f:
-            f.write(text + "\n")
+        benchmark.write_profile(args.out, vars(args), rows, text)
     return rows
 
 

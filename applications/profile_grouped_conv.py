@@ -12,7 +12,6 @@ time x blocks per stage).
 """
 
 import argparse
-import json
 import os
 import statistics
 
@@ -100,12 +99,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.out:
-        with open(args.out + ".json", "w") as f:
-            json.dump({"machine": benchmark.describe_machine(),
-                       "versions": benchmark.describe_versions(), "settings": vars(args),
-                       "results": rows}, f, indent=1)
-        with open(args.out + ".md", "w") as f:
-            f.write(text + "\n")
+        benchmark.write_profile(args.out, vars(args), rows, text)
 
 
 if __name__ == "__main__":

@@ -206,6 +206,19 @@ def describe_versions():
 # Runners: build a model, then hand out step functions that run one batch and block.
 
 
+def write_profile(out, settings, results, markdown):
+    """OUT.json ({machine, versions, settings, results}) and OUT.md (`markdown`) of a profile
+    or lever script under applications/."""
+    import json
+
+    record = {"machine": describe_machine(), "versions": describe_versions(),
+              "settings": settings, "results": results}
+    with open(out + ".json", "w") as f:
+        json.dump(record, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write(markdown + "\n")
+
+
 def _random_batch(batch, size, classes, channels_first=False, seed=0):
     import numpy as np
 
