@@ -1,4 +1,4 @@
-"""Why a CIFAR ResNet trains about 3x slower on Keras' JAX backend than on TensorFlow on a
+"""Why a CIFAR ResNet trains 2-3x slower on Keras' JAX backend than on TensorFlow on a
 CPU: the three convolutions of a training step, XLA:CPU beside TensorFlow, one stage at a time.
 
 For each CIFAR ResNet stage (a 3x3 convolution of C -> C channels on H x W maps), times the
