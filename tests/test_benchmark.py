@@ -123,7 +123,6 @@ def test_grouped_conv_profile_writes_every_stage(tmp_path):
     assert "batch 1, all 16 blocks:" in (tmp_path / "profile.md").read_text()
 
 
-
 def test_conv_gradient_profile_times_both_backends_at_every_stage(tmp_path):
     """applications/profile_conv_gradients.py: a training step's three convolutions per CIFAR
     stage, TensorFlow beside XLA:CPU in one process."""

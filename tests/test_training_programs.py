@@ -36,11 +36,17 @@ def folder(tmp_path_factory):
     return str(root)
 
 
-def run_program(program, *args, timeout=600):
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3",
-           "KERAS_BACKEND": "tensorflow"}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", program), *args],
+def start_program(program, *args, env=None, timeout=600):
+    """`python applications/PROGRAM ARGS` as a user runs it; the finished process."""
+    env = env or {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3",
+                  "KERAS_BACKEND": "tensorflow"}
+    return subprocess.run([sys.executable, os.path.join(ROOT, "applications", program), *args],
                           capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def run_program(program, *args, env=None, timeout=600):
+    """start_program, which must succeed; its standard output."""
+    proc = start_program(program, *args, env=env, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
@@ -100,12 +106,9 @@ def test_train_on_jax_where_tensorflow_is_not_installed(folder, tmp_path):
     run = str(tmp_path / "run")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(no_tensorflow.parent), ROOT]),
            "KERAS_BACKEND": "jax"}
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "applications", "train.py"), "se_resnet20_cifar",
-         "--data-dir", folder, "--epochs", "2", "--batch-size", "6", "--output", run,
-         "--verbose", "2"], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "TensorFlow is not installed: no TensorBoard logs" in proc.stdout
+    printed = run_program("train.py", "se_resnet20_cifar", "--data-dir", folder, "--epochs",
+                          "2", "--batch-size", "6", "--output", run, "--verbose", "2", env=env)
+    assert "TensorFlow is not installed: no TensorBoard logs" in printed
     results = json.load(open(os.path.join(run, "results.json")))
     assert results["epochs"] == 2
     for name in ("final.safetensors", "model.keras", "curves.png"):
@@ -134,10 +137,7 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
     out, back = tmp_path / "pair", tmp_path / "back"
     args = ["resnet20_cifar", "--data-dir", folder, "--holdout", "0", "--epochs", "1",
             "--out", str(out), "--", "--batch-size", "6", "--lr", "0.05"]
-    stopped = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"), *args[:-5],
-         "--time-limit", "0", *args[-5:]], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": ROOT})
+    stopped = start_program("cifar_pair.py", *args[:-5], "--time-limit", "0", *args[-5:])
     assert stopped.returncode == 3 and "Run the same command again to continue" in stopped.stdout
     printed = run_program("cifar_pair.py", *args[:-5], "--bundle", str(back), *args[-5:])
     summary = json.load(open(out / "pair.json"))
@@ -171,18 +171,13 @@ def test_a_network_and_its_se_twin_train_side_by_side(folder, tmp_path):
     assert [r["val_top1"] for r in again["runs"]] == [r["val_top1"] for r in summary["runs"]]
     assert again["paired"] == summary["paired"]
 
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "cifar_pair.py"),
-                           "se_resnet20_cifar", "--data-dir", folder, "--epochs", "1",
-                           "--out", str(out)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT})
+    proc = start_program("cifar_pair.py", "se_resnet20_cifar", "--data-dir", folder,
+                         "--epochs", "1", "--out", str(out))
     assert proc.returncode != 0 and "has no SE twin" in proc.stderr
 
     for wrong, message in ((["--resume-from", str(tmp_path)], "no resnet20_cifar.tar or"),
                            (["--time-limit", "-5"], "not a number of seconds >= 0")):
-        proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications",
-                                                            "cifar_pair.py"), *args[:-5],
-                               *wrong], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": ROOT})
+        proc = start_program("cifar_pair.py", *args[:-5], *wrong)
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr[-2000:]
 
 
@@ -225,8 +220,6 @@ def test_an_existing_run_is_not_overwritten(folder, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "state.json").write_text("{}")
-    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "train.py"),
-                           "resnet20_cifar", "--data-dir", folder, "--output", str(run)],
-                          capture_output=True, text=True, env=env)
+    proc = start_program("train.py", "resnet20_cifar", "--data-dir", folder, "--output",
+                         str(run))
     assert proc.returncode != 0 and "--resume" in proc.stderr
