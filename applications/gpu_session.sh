@@ -9,7 +9,11 @@
 #       (applications/benchmark_gpu.sh se50): OUT/gpu_bf16_seresnet50.{json,md,png}
 #   and OUT/session.log (every part's output, with its wall time).
 #
-# On the device (Keras on JAX; carry .whl/ and .data/cifar10-train.tar.gz):
+# On the device (Keras on JAX, no TensorFlow; carry .whl/ and .data/cifar10-train.tar.gz), with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+#     keras==3.15.1 namex optree timm safetensors huggingface_hub filelock
+# here first:
 #   pip install -q --no-index --no-deps --target "$HOME/site" .whl/*.whl
 #   PYTHONPATH="$HOME/site:$PWD" bash applications/gpu_session.sh "$OUT"
 # Dry run on a CPU at toy size (the sample images, ResNet-20, a tiny benchmark):
@@ -36,7 +40,11 @@ part() {  # part NAME SECONDS COMMAND...: runs COMMAND under a timeout, logs it 
 }
 
 if [[ -n ${DRY_RUN:-} ]]; then
-  export JAX_PLATFORMS=cpu
+  # The device has no TensorFlow: make it unimportable here too.
+  mkdir -p "$work/no-tf/tensorflow"
+  echo 'raise ImportError("no TensorFlow on the device (gpu_session.sh DRY_RUN)")' \
+    >"$work/no-tf/tensorflow/__init__.py"
+  export JAX_PLATFORMS=cpu PYTHONPATH="$work/no-tf${PYTHONPATH:+:$PYTHONPATH}"
   part "a: CIFAR pair (dry run)" 300 "$py" applications/cifar_device.py resnet20_cifar \
     --data-dir applications/data/cifar10-sample --holdout 2 --epochs 2 --batch-size 16 \
     --lr 0.05 --time-budget 240 --out "$work/pair" --bundle "$out"
