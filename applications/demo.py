@@ -9,17 +9,70 @@
    `predict_image_bytes` signature with the JPEG files themselves.
 
     python applications/demo.py [--output demo-output]
+
+TensorFlow's start-up lines that no setting silences (CUDA probing on a machine without a
+GPU, the oneDNN and CPU-instruction notices) are kept out of the output: see `STARTUP_NOISE`.
 """
 
 import argparse
+import contextlib
 import glob
 import json
 import os
+import re
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, "data", "cifar10-sample")
 MODEL = "se_resnet20_cifar"
+
+
+# What TensorFlow 2.20+ writes from C++ to stderr while it loads and probes its devices,
+# whatever TF_CPP_MIN_LOG_LEVEL says (absl logging is not initialised yet): none of it concerns
+# the demo, which runs on the CPU.
+STARTUP_NOISE = re.compile("|".join([
+    r"All log messages before absl::InitializeLog\(\) is called",
+    r"oneDNN custom operations are on",
+    r"Could not find cuda drivers on your machine",
+    r"This TensorFlow binary is optimized to use available CPU instructions",
+    r"^To enable the following instructions: .* rebuild TensorFlow",
+    r"failed call to cuInit",
+    r"Unable to register cu\w+ factory",
+    r"TF-TRT Warning: Could not find TensorRT",
+]))
+
+
+@contextlib.contextmanager
+def without_startup_noise():
+    """Runs the block with file descriptor 2 (where C++ code writes) sent to a temporary
+    file, then writes back every line of it that is not `STARTUP_NOISE`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not STARTUP_NOISE.search(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def start_tensorflow():
+    """Imports TensorFlow and Keras and lets TensorFlow look for GPUs, without the noise;
+    later C++ log lines below warnings stay hidden (TF_CPP_MIN_LOG_LEVEL=2 unless set)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with without_startup_noise():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
 
 
 def step(number, title):
@@ -113,6 +166,7 @@ def main():
     parser.add_argument("--output", default="demo-output", help="where files go")
     output = os.path.abspath(parser.parse_args().output)
     os.makedirs(output, exist_ok=True)
+    start_tensorflow()
 
     step(1, "the model zoo")
     show_zoo()

@@ -1,14 +1,11 @@
 """`keras-senet evaluate` as a program: `python applications/evaluate.py --help`.
 
-See keras_senet/commands/evaluate.py.
+The same options, help and errors as `keras-senet evaluate`; see keras_senet/commands/evaluate.py.
 """
 
-import argparse
 import sys
 
-from keras_senet.commands import evaluate
+from keras_senet.cli import run_command
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="evaluate.py", description=evaluate.__doc__.split("\n")[0])
-    evaluate.add_arguments(parser)
-    sys.exit(evaluate.run(parser.parse_args()))
+    sys.exit(run_command("evaluate", prog="evaluate.py"))

@@ -19,6 +19,7 @@ plain JSON.
 import argparse
 import base64
 import json
+import os
 import sys
 
 import numpy as np
@@ -87,14 +88,23 @@ def answer(loaded, signature_name, inputs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from keras_senet.commands import _args
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=_args.HelpFormatter)
     parser.add_argument("images", nargs="+", help="JPEG / PNG files to classify")
-    parser.add_argument("--model", default="seresnet18")
-    parser.add_argument("--weights", default=None)
-    parser.add_argument("--image-size", type=int, default=None)
-    parser.add_argument("--out", default="serving/model")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--model", default="seresnet18", help="registry name")
+    _args.add_weights_argument(parser, None)
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="input height = width (default: the weights' or the model's)")
+    parser.add_argument("--out", default="serving/model",
+                        help="model base path: the SavedModel goes to OUT/1/")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/1/")
     args = parser.parse_args(argv)
+    target = os.path.join(args.out, "1")
+    if os.path.isdir(target) and os.listdir(target) and not args.overwrite:
+        parser.error(f"{target} exists and is not empty; pass --overwrite to replace it, or "
+                     "another --out.")
 
     import tensorflow as tf
 

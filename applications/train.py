@@ -1,14 +1,11 @@
-"""Train a keras_senet model from scratch: `python applications/train.py --help`.
+"""`keras-senet train` as a program: `python applications/train.py --help`.
 
-The same as `keras-senet train`; see keras_senet/commands/train.py.
+The same options, help and errors as `keras-senet train`; see keras_senet/commands/train.py.
 """
 
-import argparse
 import sys
 
-from keras_senet.commands import train
+from keras_senet.cli import run_command
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="train.py", description=train.__doc__.split("\n")[0])
-    train.add_arguments(parser)
-    sys.exit(train.run(parser.parse_args()))
+    sys.exit(run_command("train", prog="train.py"))

@@ -7,6 +7,10 @@
 
 __version__ = "0.1.0"
 
+# Registers the custom layers (SqueezeExcite, SelectiveKernel, GroupedConv2D, ChannelShuffle)
+# with Keras, so `keras.models.load_model` reads saved keras_senet models after
+# `import keras_senet` alone. Imports Keras (and its backend), nothing else of the package.
+import keras_senet.layers  # noqa: E402,F401
 from keras_senet.registry import get_spec, list_models  # noqa: E402
 
 
@@ -21,8 +25,11 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         weights: None (default: random), "imagenet" (the tag in the name, else the
             architecture's default checkpoint), a tag, or a file path (.weights.h5, .keras,
             .safetensors, .pth).
-        features_only: return a model whose outputs are the four stage feature maps
-            (strides 4, 8, 16, 32) instead of a classifier.
+        features_only: return a model whose outputs are the stage feature maps instead of
+            a classifier, shallowest first: four for the ImageNet networks (strides 4, 8,
+            16, 32; the Inception networks' unpadded convolutions give sizes a little
+            under those), three for the CIFAR networks (strides 1, 2, 4: conv2, conv3,
+            conv4).
         include_top, input_tensor, input_shape, pooling, classes, classifier_activation:
             as in `keras.applications`; `classes=None` takes the checkpoint's classes
             (or the family's: 1000, 10 for the CIFAR networks).

@@ -8,12 +8,14 @@
     keras-senet bench MODEL ... [--batch-sizes 1 32] [--precision bfloat16]
 
 Each subcommand lives in `keras_senet/commands/<name>.py` and defines
-`add_arguments(parser)` and `run(args) -> int`.
+`add_arguments(parser)` and `run(args) -> int`. Every --help shows the options' defaults.
 """
 
 import argparse
 import importlib
 import sys
+
+from keras_senet.commands._args import HelpFormatter
 
 COMMANDS = {
     "list": ("keras_senet.commands.info", "list architectures, their size and their weights"),
@@ -29,22 +31,41 @@ COMMANDS = {
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-senet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="keras-senet", description=__doc__.split("\n")[0],
+                                     formatter_class=HelpFormatter)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text,
+                                    formatter_class=HelpFormatter)
         sub.set_defaults(module=module_name)
         importlib.import_module(module_name).add_arguments(sub)
     return parser
 
 
+def _run(module_name, args, label):
+    """`run(args)` of a command module; a ValueError / OSError is one line on stderr and
+    exit status 2, not a traceback."""
+    try:
+        return importlib.import_module(module_name).run(args) or 0
+    except (ValueError, OSError) as e:
+        print(f"{label}: error: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return importlib.import_module(args.module).run(args) or 0
-    except (ValueError, OSError) as e:
-        print(f"keras-senet {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    return _run(args.module, args, f"keras-senet {args.command}")
+
+
+def run_command(name, argv=None, prog=None):
+    """One subcommand as a program of its own (applications/train.py etc.): its options at
+    the top level, the same help and the same error handling as `keras-senet NAME`."""
+    module_name, help_text = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=prog, description=module.__doc__.split("\n")[0],
+                                     formatter_class=HelpFormatter)
+    module.add_arguments(parser)
+    return _run(module_name, parser.parse_args(argv), prog or name)
 
 
 if __name__ == "__main__":

@@ -106,22 +106,55 @@ def extract_archive(path, extract_dir=None):
     return root
 
 
+def _image_files(folder):
+    """The image files of `folder`, sorted by name (none if it does not exist)."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def _class_folders(split_dir):
+    """The sub-folders of `split_dir`, sorted; hidden ones (".ipynb_checkpoints") are not
+    classes."""
+    return sorted(d for d in os.listdir(split_dir)
+                  if os.path.isdir(os.path.join(split_dir, d)) and not d.startswith("."))
+
+
 def list_image_folder(split_dir, class_names=None):
-    """(paths, labels, class_names) of split_dir/<class>/<image>, files sorted by name."""
+    """(paths, labels, class_names) of split_dir/<class>/<image>, files sorted by name.
+
+    Args:
+        split_dir: the split's folder (root/train, root/val).
+        class_names: the classes, in label order (those of the training split); None to
+            take the sub-folders of `split_dir`, each of which must then hold images.
+
+    Raises:
+        ValueError: the folder does not exist or holds no class folders; a class folder
+            holds no images; a folder of `split_dir` is not one of `class_names`.
+    """
     if not os.path.isdir(split_dir):
         raise ValueError(
             f"Image folder {split_dir!r} does not exist. Expected the layout "
             "root/train/<class>/<image> (and optionally root/val/<class>/<image>).")
+    folders = _class_folders(split_dir)
     if class_names is None:
-        class_names = sorted(d for d in os.listdir(split_dir)
-                             if os.path.isdir(os.path.join(split_dir, d)))
+        class_names = folders
+        empty = [os.path.join(split_dir, d) for d in folders
+                 if not _image_files(os.path.join(split_dir, d))]
+        if empty:
+            raise ValueError(
+                f"Class folder(s) {empty} hold no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                "every folder of a split is a class: add its images or remove it.")
+    unknown = [os.path.join(split_dir, d) for d in folders if d not in class_names]
+    if unknown:
+        raise ValueError(f"Folder(s) {unknown} are not classes of the training split "
+                         f"{list(class_names)}: rename or remove them.")
     if not class_names:
         raise ValueError(f"{split_dir!r} holds no class folders (<class>/<image>).")
     paths, labels = [], []
     for label, name in enumerate(class_names):
         folder = os.path.join(split_dir, name)
-        files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)) \
-            if os.path.isdir(folder) else []
+        files = _image_files(folder)
         paths += [os.path.join(folder, f) for f in files]
         labels += [label] * len(files)
     return paths, np.asarray(labels, dtype=np.int32), class_names
@@ -221,6 +254,47 @@ def _decode(path):
     return image
 
 
+UNREADABLE = ("could not be read or decoded as a JPEG, PNG, GIF or BMP image: remove it from "
+              "the folder or replace it.")
+
+
+def decode_files(paths, labels):
+    """A dataset of (uint8 (H, W, 3) image, label), one per file, in order.
+
+    A file TensorFlow cannot read or decode stops the iteration with an
+    `InvalidArgumentError` naming its path. (A decoding error inside tf.data does not say
+    which element failed: failed elements are dropped with `ignore_errors`, and the first gap
+    in their running index names the file.)
+    """
+    tf = _tf()
+    count = len(paths)
+    path_table = tf.constant(list(paths) or [""], tf.string)
+
+    def decode(index, label):
+        return index, _decode(path_table[index]), label
+
+    def check_next(expected, element):
+        missing = path_table[tf.minimum(expected, max(count - 1, 0))]
+        readable = tf.debugging.Assert(tf.equal(element[0], expected),
+                                       ["Image file", missing, UNREADABLE], summarize=1)
+        with tf.control_dependencies([readable]):
+            return tf.identity(element[0]) + 1, element
+
+    def in_list(index, image, label):
+        return index < count
+
+    def image_and_label(index, image, label):
+        return image, label
+
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(count, dtype=np.int64), labels))
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    # An element with index `count` after the files reveals files dropped at the end.
+    end = tf.data.Dataset.from_tensors(
+        (np.int64(count), tf.zeros((0, 0, 3), tf.uint8), tf.zeros((), ds.element_spec[2].dtype)))
+    ds = ds.concatenate(end).scan(np.int64(0), check_next).filter(in_list).map(image_and_label)
+    return ds.apply(tf.data.experimental.assert_cardinality(count))
+
+
 def make_dataset(images, labels, num_classes, transform, batch_size, training,
                  augmentation="crop_flip", seed=0, cache=True, drop_remainder=False):
     """A batched tf.data.Dataset of (normalised image, one-hot label).
@@ -239,8 +313,7 @@ def make_dataset(images, labels, num_classes, transform, batch_size, training,
             # statistics learn the batch's classes and inference accuracy collapses.
             order = np.random.default_rng(seed).permutation(len(images))
             images, labels = [images[i] for i in order], labels[order]
-        ds = tf.data.Dataset.from_tensor_slices((images, labels))
-        ds = ds.map(lambda p, y: (_decode(p), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = decode_files(images, labels)
     else:
         ds = images
     size = transform.input_size

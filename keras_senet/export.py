@@ -35,7 +35,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ import time
 
 import numpy as np
 
+from keras_senet import atomic
 from keras_senet.weights.sources import EvalTransform
 
 SIGNATURE_IMAGES = "serving_default"
@@ -52,6 +52,9 @@ FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZE = (None, "dynamic")
 VERIFY_ATOL = 1e-5
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest", "area", "lanczos3")
+# What `predict_image_bytes` decodes at most, by default (see `decode_and_crop`).
+MAX_IMAGE_PIXELS = 4096 * 4096
+MAX_ASPECT_RATIO = 32.0
 
 
 class ExportError(RuntimeError):
@@ -264,30 +267,119 @@ def _labels_for(num_classes, labels):
 
 # --- the serving graph ---------------------------------------------------------------------
 
-def decode_and_crop(image_bytes, size, transform):
+def image_header_size(image_bytes):
+    """(height, width) int64 of an encoded JPEG / PNG / GIF / BMP, read from its header
+    without decoding it; (-1, -1) for any other format.
+
+    JPEG: `tf.image.extract_jpeg_shape` (raises InvalidArgumentError on a corrupt header);
+    PNG: the IHDR chunk (big-endian); GIF: the logical screen (little-endian); BMP: the info
+    header (little-endian, a negative height is a top-down image). The numbers the decoders
+    go on to allocate for.
+    """
+    import tensorflow as tf
+
+    head = tf.io.decode_raw(tf.strings.substr(image_bytes, 0, 26), tf.uint8)
+    head = tf.cast(tf.pad(head, [[0, 26 - tf.shape(head)[0]]]), tf.int64)
+
+    def unsigned(offset, length, big_endian):
+        value = tf.constant(0, tf.int64)
+        for i in range(length):
+            shift = 8 * (length - 1 - i if big_endian else i)
+            value += tf.bitwise.left_shift(head[offset + i], shift)
+        return value
+
+    def int32_le(offset):
+        value = unsigned(offset, 4, big_endian=False)
+        return tf.where(value >= 2 ** 31, value - 2 ** 32, value)
+
+    def starts_with(magic):
+        return tf.equal(tf.strings.substr(image_bytes, 0, len(magic)), magic)
+
+    png = tf.stack([unsigned(20, 4, True), unsigned(16, 4, True)])
+    gif = tf.stack([unsigned(8, 2, False), unsigned(6, 2, False)])
+    bmp = tf.stack([tf.abs(int32_le(22)), int32_le(18)])
+    other = tf.where(starts_with(b"\x89PNG\r\n\x1a\n"), png,
+                     tf.where(starts_with(b"GIF8"), gif,
+                              tf.where(starts_with(b"BM"), bmp,
+                                       tf.constant([-1, -1], tf.int64))))
+    return tf.cond(tf.io.is_jpeg(image_bytes),
+                   lambda: tf.cast(tf.image.extract_jpeg_shape(image_bytes)[:2], tf.int64),
+                   lambda: other)
+
+
+def within_limits(height_width, max_pixels=MAX_IMAGE_PIXELS,
+                  max_aspect_ratio=MAX_ASPECT_RATIO):
+    """A bool tensor: may an image of `height_width` (from `image_header_size`) be decoded?
+
+    False when it has more than `max_pixels` pixels or its long side exceeds
+    `max_aspect_ratio` times its short side. Sizes of 0 or below pass: the decoder rejects
+    those itself.
+    """
+    import tensorflow as tf
+
+    height, width = height_width[0], height_width[1]
+    valid = (height > 0) & (width > 0)
+    small = height * width <= max_pixels
+    long, short = tf.maximum(height, width), tf.minimum(height, width)
+    compact = tf.cast(long, tf.float64) <= max_aspect_ratio * tf.cast(short, tf.float64)
+    return tf.logical_not(valid) | (small & compact)
+
+
+def _limits_message(max_pixels, max_aspect_ratio):
+    return (f"exceed the limits of this export: at most {max_pixels} pixels and a long side "
+            f"at most {max_aspect_ratio:g} times the short side (export_saved_model's "
+            "max_image_pixels / max_aspect_ratio, keras-senet export --max-image-pixels / "
+            "--max-aspect-ratio). Downscale or crop them before sending")
+
+
+def decode_and_crop(image_bytes, size, transform, max_pixels=MAX_IMAGE_PIXELS,
+                    max_aspect_ratio=MAX_ASPECT_RATIO):
     """One encoded image -> float32 (H, W, 3) RGB 0..255 with the evaluation transform.
 
-    Decode (JPEG with the accurate IDCT as PIL, PNG / GIF first frame / BMP; to RGB), resize the shorter side to
+    Check the size in the image's header against `max_pixels` / `max_aspect_ratio`
+    (InvalidArgumentError beyond them, before anything is decoded), decode (JPEG with the
+    accurate IDCT as PIL, PNG / GIF first frame / BMP; to RGB), resize the shorter side to
     `round(H / crop_pct)` (non-square: each side to `round(side / crop_pct)`) with
     antialiasing, round and clip to 0..255 as PIL's uint8 output, centre-crop `size`.
+
+    The limits bound the work: the decoded image holds at most `3 * max_pixels` bytes and
+    the resized one at most `round(H / crop_pct)**2 * max_aspect_ratio` pixels.
 
     Args:
         image_bytes: scalar string tensor.
         size: (H, W).
         transform: the `EvalTransform`.
+        max_pixels: the largest height * width accepted.
+        max_aspect_ratio: the largest long side / short side accepted.
     """
     import tensorflow as tf
 
+    height_width = image_header_size(image_bytes)
+    message = tf.strings.format(
+        "An image of {} x {} pixels (height x width): its size and shape "
+        + _limits_message(max_pixels, max_aspect_ratio), (height_width[0], height_width[1]))
+    check = tf.debugging.Assert(
+        within_limits(height_width, max_pixels, max_aspect_ratio), [message])
+    with tf.control_dependencies([check]):
+        return _decode_and_crop_unchecked(tf.identity(image_bytes), size, transform)
+
+
+def _decode_and_crop_unchecked(image_bytes, size, transform):
+    """`decode_and_crop` without the size limits (for bytes already checked)."""
+    import tensorflow as tf
+
     height, width = size
-    # JPEG with the accurate integer IDCT: the same pixels as PIL / libjpeg's default, where
-    # TensorFlow's default (fast IDCT) is about one level off on average.
-    image = tf.cond(
-        tf.io.is_jpeg(image_bytes),
-        lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.ensure_shape(
-            tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
-            [None, None, 3]))
-    image = tf.cast(image, tf.float32)
+    known = tf.reduce_any(tf.not_equal(image_header_size(image_bytes), -1))
+    check = tf.debugging.Assert(known, ["image_bytes is not a JPEG, PNG, GIF or BMP image"])
+    with tf.control_dependencies([check]):
+        # JPEG with the accurate integer IDCT: the same pixels as PIL / libjpeg's default,
+        # where TensorFlow's default (fast IDCT) is about one level off on average.
+        image = tf.cond(
+            tf.io.is_jpeg(image_bytes),
+            lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
+            lambda: tf.ensure_shape(
+                tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+                [None, None, 3]))
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     if height == width:
         target = float(round(height / transform.crop_pct))
@@ -298,16 +390,20 @@ def decode_and_crop(image_bytes, size, transform):
     else:
         new_hw = tf.constant([round(height / transform.crop_pct),
                               round(width / transform.crop_pct)], tf.int32)
+    # Resized straight from uint8 (converted inside the kernel): no float copy of the
+    # full-size image.
     image = tf.image.resize(image, new_hw, method=transform.interpolation, antialias=True)
-    image = tf.clip_by_value(tf.round(image), 0.0, 255.0)
+    image = tf.clip_by_value(tf.round(tf.cast(image, tf.float32)), 0.0, 255.0)
     top = tf.cast(tf.round(tf.cast(new_hw[0] - height, tf.float32) / 2.0), tf.int32)
     left = tf.cast(tf.round(tf.cast(new_hw[1] - width, tf.float32) / 2.0), tf.int32)
     image = image[top:top + height, left:left + width]
     return tf.ensure_shape(image, (height, width, 3))
 
 
-def _make_module(model, size, transform, labels, top_k, outputs_are_probabilities):
-    """A tf.Module with the two serving functions; variables tracked once, by the module."""
+def _make_module(model, size, transform, labels, top_k, outputs_are_probabilities, work_dir,
+                 max_pixels=MAX_IMAGE_PIXELS, max_aspect_ratio=MAX_ASPECT_RATIO):
+    """A tf.Module with the two serving functions; variables tracked once, by the module.
+    The labels file is written into `work_dir` (the SavedModel copies it as an asset)."""
     tf = _tf()
     height, width = size
     mean = tf.constant(np.asarray(transform.mean, "float32") * 255.0)
@@ -318,7 +414,7 @@ def _make_module(model, size, transform, labels, top_k, outputs_are_probabilitie
     # The tf.Variables behind the Keras variables, each tracked exactly once (Keras' own
     # `model.export()` tracks the Keras wrappers as well and stores every variable twice).
     module.model_variables = [v.value for v in model.weights]
-    labels_file = os.path.join(tempfile.mkdtemp(prefix="keras_senet_labels_"), "labels.txt")
+    labels_file = os.path.join(work_dir, "labels.txt")
     with open(labels_file, "w", encoding="utf-8") as f:
         f.write("\n".join(labels) + "\n")
     module.labels_asset = tf.saved_model.Asset(labels_file)
@@ -347,38 +443,56 @@ def _make_module(model, size, transform, labels, top_k, outputs_are_probabilitie
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, "image_bytes")])
     def serve_bytes(image_bytes):
-        return classify(decode_batch(image_bytes, size, transform))
+        return classify(decode_batch(image_bytes, size, transform, max_pixels,
+                                     max_aspect_ratio))
 
     module.serve_images = serve_images
     module.serve_bytes = serve_bytes
-    module._labels_dir = os.path.dirname(labels_file)
     return module
 
 
-def decode_batch(image_bytes, size, transform):
-    """string [batch] -> float32 [batch, H, W, 3]; an undecodable element fails naming its index.
+def decode_batch(image_bytes, size, transform, max_pixels=MAX_IMAGE_PIXELS,
+                 max_aspect_ratio=MAX_ASPECT_RATIO):
+    """string [batch] -> float32 [batch, H, W, 3]; a bad element fails naming its index.
 
-    Each element is decoded in a tf.data pipeline that drops elements whose decoding fails;
-    if any was dropped, an assertion reports the indices (InvalidArgumentError).
+    Each element's header is checked against the limits (see `decode_and_crop`) and only
+    images within them are decoded, one at a time, in a tf.data pipeline that drops elements
+    whose decoding fails. Then assertions (InvalidArgumentError, which TF Serving answers
+    with HTTP 400 / INVALID_ARGUMENT) report the indices of the undecodable elements and of
+    those over the limits.
     """
     import tensorflow as tf
 
     height, width = size
     count = tf.shape(image_bytes, out_type=tf.int64)[0]
+
+    def decode(i, data):
+        allowed = within_limits(image_header_size(data), max_pixels, max_aspect_ratio)
+        image = tf.cond(allowed, lambda: _decode_and_crop_unchecked(data, size, transform),
+                        lambda: tf.zeros([height, width, 3], tf.float32))
+        return i, image, allowed
+
     dataset = tf.data.Dataset.from_tensor_slices((tf.range(count), image_bytes))
-    dataset = dataset.map(lambda i, data: (i, decode_and_crop(data, size, transform)))
-    dataset = dataset.ignore_errors().batch(tf.maximum(count, 1))
-    initial = (tf.zeros([0], tf.int64), tf.zeros([0, height, width, 3], tf.float32))
-    indices, images = dataset.reduce(
-        initial, lambda state, batch: (tf.concat([state[0], batch[0]], 0),
-                                       tf.concat([state[1], batch[1]], 0)))
+    dataset = dataset.map(decode).ignore_errors().batch(tf.maximum(count, 1))
+    initial = (tf.zeros([0], tf.int64), tf.zeros([0, height, width, 3], tf.float32),
+               tf.zeros([0], tf.bool))
+    indices, images, allowed = dataset.reduce(
+        initial, lambda state, batch: tuple(tf.concat([s, b], 0) for s, b in zip(state, batch)))
     decoded = tf.scatter_nd(indices[:, None], tf.ones_like(indices), [count])
     bad = tf.reshape(tf.where(tf.equal(decoded, 0)), [-1])
-    check = tf.debugging.Assert(
-        tf.equal(tf.size(bad), 0),
-        ["image_bytes elements that are not decodable JPEG/PNG/GIF/BMP images, by index:", bad],
-        summarize=16)
-    with tf.control_dependencies([check]):
+    too_large = tf.boolean_mask(indices, tf.logical_not(allowed))
+    checks = [
+        tf.debugging.Assert(
+            tf.equal(tf.size(bad), 0),
+            ["image_bytes elements that are not decodable JPEG/PNG/GIF/BMP images, by index:",
+             bad], summarize=16),
+        tf.debugging.Assert(
+            tf.equal(tf.size(too_large), 0),
+            ["image_bytes elements whose size and shape "
+             + _limits_message(max_pixels, max_aspect_ratio) + "; by index:", too_large],
+            summarize=16),
+    ]
+    with tf.control_dependencies(checks):
         return tf.identity(images)
 
 
@@ -403,29 +517,30 @@ def _check_target(target, overwrite):
             f"{target} exists and is not empty; pass overwrite=True (--overwrite) to replace it.")
 
 
-@contextlib.contextmanager
-def _staging(target, overwrite):
-    """Yields a temporary sibling of `target`; on success renames it to `target`.
+def _check_limits(max_image_pixels, max_aspect_ratio):
+    if (not isinstance(max_image_pixels, int) or isinstance(max_image_pixels, bool)
+            or max_image_pixels < 1):
+        raise ValueError(f"`max_image_pixels` must be a positive int; got {max_image_pixels!r}.")
+    if (not isinstance(max_aspect_ratio, (int, float)) or isinstance(max_aspect_ratio, bool)
+            or not max_aspect_ratio >= 1):
+        raise ValueError(f"`max_aspect_ratio` must be a number >= 1 (long side / short side); "
+                         f"got {max_aspect_ratio!r}.")
 
-    On any error the temporary directory is removed and `target` is left as it was.
-    """
-    parent = os.path.dirname(os.path.abspath(target))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
-    try:
-        yield staging
-        if os.path.isdir(target):
-            if os.listdir(target) and not overwrite:  # appeared while we were writing
-                raise ValueError(f"{target} appeared while exporting; not replacing it.")
-            trash = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=parent)
-            os.rename(target, os.path.join(trash, "old"))
-            os.rename(staging, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(staging, target)
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+
+def _private_temporary_files(stage):
+    """TensorFlow's and our temporary files inside the staging directory (swept with it)."""
+    return atomic.temporary_files_in(os.path.join(stage.path, "tmp"))
+
+
+def _publish(stage, source, overwrite):
+    """Renames the staged `source` to the target; an existing non-empty target only with
+    `overwrite` (it may have appeared while exporting)."""
+    target = stage.target
+    exists = os.path.lexists(target)
+    empty_dir = os.path.isdir(target) and not os.path.islink(target) and not os.listdir(target)
+    if exists and not (overwrite or empty_dir):
+        raise ValueError(f"{target} appeared while exporting; not replacing it.")
+    stage.publish(source, replace=exists)
 
 
 def _dir_size(path):
@@ -436,11 +551,33 @@ def _dir_size(path):
 # --- verification in a fresh process ---------------------------------------------------------
 
 _VERIFY_SCRIPT = r"""
-import base64, json, sys
+import base64, ctypes, json, os, signal, sys, threading, time
+
+saved_dir, inputs_path, outputs_path, parent = sys.argv[1:5]
+
+
+def die_with_parent(parent):
+    # Linux: the kernel kills this process when its parent dies (even by SIGKILL);
+    # elsewhere a thread notices within a second.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent:  # died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
+die_with_parent(int(parent))
 import numpy as np
 import tensorflow as tf
 
-saved_dir, inputs_path, outputs_path = sys.argv[1:4]
 loaded = tf.saved_model.load(saved_dir)
 lines = []
 for name in sorted(loaded.signatures):
@@ -519,7 +656,8 @@ def _verify_saved_model(export_dir, model, size, transform, labels, top_k,
             json.dump([base64.b64encode(b).decode("ascii") for b in image_bytes], f)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
         proc = subprocess.run(
-            [sys.executable, "-c", _VERIFY_SCRIPT, export_dir, inputs_path, outputs_path],
+            [sys.executable, "-c", _VERIFY_SCRIPT, export_dir, inputs_path, outputs_path,
+             str(os.getpid())],
             capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise ExportError(
@@ -553,9 +691,16 @@ def _verify_saved_model(export_dir, model, size, transform, labels, top_k,
 
 def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image_size=None,
                        transform=None, verify=True, overwrite=False, atol=VERIFY_ATOL,
-                       fold_bn=True, log=print):
+                       fold_bn=True, max_image_pixels=MAX_IMAGE_PIXELS,
+                       max_aspect_ratio=MAX_ASPECT_RATIO, log=print):
     """Writes a TF Serving SavedModel with the `serving_default` and `predict_image_bytes`
     signatures (see the module docstring), then reloads and checks it in a fresh process.
+
+    Everything is written in a staging directory `.NAME.tmp-XXXX` beside the target and
+    renamed into place once verified, with the umask's modes (0755 / 0644 under umask 022,
+    readable by TF Serving's user). A process killed meanwhile leaves only that directory
+    (TF Serving ignores it: not a number), swept by the next export beside it; TensorFlow's
+    own temporary files go there too, and the verifying process dies with its parent.
 
     Args:
         model: a keras_senet classifier (include_top=True), TensorFlow backend.
@@ -572,6 +717,9 @@ def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image
             beyond `atol`); also logs the signatures, as `saved_model_cli show --all` would.
         overwrite: replace an existing non-empty export directory.
         fold_bn: trace the model with its BatchNorms folded into the convolutions.
+        max_image_pixels: `predict_image_bytes` rejects (InvalidArgumentError: HTTP 400)
+            images with more pixels, read from their headers before decoding.
+        max_aspect_ratio: ... and images whose long side exceeds this times the short side.
         log: a callable taking one string, or None for silence.
 
     Returns:
@@ -590,34 +738,35 @@ def export_saved_model(model, path, *, version=None, top_k=5, labels=None, image
     transform = _transform_of(model, transform)
     size = _input_hw(model, image_size, transform)
     labels = _labels_for(num_classes, labels)
+    _check_limits(max_image_pixels, max_aspect_ratio)
     target = _export_dir(path, version)
     _check_target(target, overwrite)
 
-    traced = _inference_model(model, fold_bn, log)
-    module = _make_module(traced, size, transform, labels, top_k, outputs_are_probabilities)
-    try:
-        with _staging(target, overwrite) as staging:
-            try:
-                with _plain_grouped_convolutions():
-                    images_fn = module.serve_images.get_concrete_function()
-                    bytes_fn = module.serve_bytes.get_concrete_function()
-            except ExportError:
-                raise
-            except Exception as e:
-                raise _trace_error(model, e) from e
-            _check_no_xla(images_fn)
-            _check_no_xla(bytes_fn)
-            tf.saved_model.save(
-                module, staging,
-                signatures={SIGNATURE_IMAGES: images_fn, SIGNATURE_BYTES: bytes_fn},
-                options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
-            diff, summary = None, ""
-            if verify:
-                diff, summary = _verify_saved_model(
-                    staging, model, size, transform, labels, top_k, outputs_are_probabilities,
-                    atol)
-    finally:
-        shutil.rmtree(module._labels_dir, ignore_errors=True)
+    with atomic.staging_dir(target) as stage, _private_temporary_files(stage):
+        traced = _inference_model(model, fold_bn, log)
+        module = _make_module(traced, size, transform, labels, top_k,
+                              outputs_are_probabilities, stage.path, max_image_pixels,
+                              max_aspect_ratio)
+        try:
+            with _plain_grouped_convolutions():
+                images_fn = module.serve_images.get_concrete_function()
+                bytes_fn = module.serve_bytes.get_concrete_function()
+        except ExportError:
+            raise
+        except Exception as e:
+            raise _trace_error(model, e) from e
+        _check_no_xla(images_fn)
+        _check_no_xla(bytes_fn)
+        saved = os.path.join(stage.path, "saved_model")
+        tf.saved_model.save(
+            module, saved,
+            signatures={SIGNATURE_IMAGES: images_fn, SIGNATURE_BYTES: bytes_fn},
+            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+        diff, summary = None, ""
+        if verify:
+            diff, summary = _verify_saved_model(
+                saved, model, size, transform, labels, top_k, outputs_are_probabilities, atol)
+        _publish(stage, saved, overwrite)
     report = ExportReport(target, "saved_model", _dir_size(target), weights_bytes(traced),
                           time.perf_counter() - start, diff, summary)
     log(f"SavedModel written to {target} ({report.size_bytes / 1e6:.1f} MB; variables "
@@ -664,20 +813,23 @@ def _sample_batch(model, batch=2, seed=0):
     return preprocess_input(pixels)
 
 
-def _write_file(path, data, overwrite):
+def _check_file_target(path, overwrite):
+    """Refuses an existing file before any work, unless `overwrite`."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory; give a file path.")
     if os.path.exists(path) and not overwrite:
         raise ValueError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+
+def _publish_file(stage, data, overwrite):
+    """Writes `data` in the staging directory and renames it to the target file."""
+    staged = os.path.join(stage.path, os.path.basename(stage.target))
+    with open(staged, "wb") as f:
+        f.write(data)
+    if os.path.exists(stage.target) and not overwrite:
+        raise ValueError(f"{stage.target} appeared while exporting; not replacing it.")
+    stage.publish(staged, replace=os.path.lexists(stage.target))
 
 
 def _check_diff(kind, diff, atol):
@@ -735,22 +887,24 @@ def export_tflite(model, path, quantize=None, *, verify=True, overwrite=False, a
         raise ValueError(f"`quantize` must be one of {QUANTIZE}; got {quantize!r}.")
     start = time.perf_counter()
     log = log or (lambda message: None)
-    traced = _inference_model(model, fold_bn, log)
-    module, concrete = _model_function(traced)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
-    if quantize == "dynamic":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    try:
-        content = converter.convert()
-    except Exception as e:
-        raise ExportError(f"The TFLite converter failed for {model.name!r}: {e}") from e
-    diff = None
-    if verify:
-        x = _sample_batch(model)
-        diff = float(np.abs(run_tflite(tflite_interpreter(content), x)
-                            - model.predict(x, verbose=0)).max())
-        _check_diff("TFLite", diff, atol if atol is not None else (5e-2 if quantize else 1e-4))
-    _write_file(path, content, overwrite)
+    _check_file_target(path, overwrite)
+    with atomic.staging_dir(path) as stage, _private_temporary_files(stage):
+        traced = _inference_model(model, fold_bn, log)
+        module, concrete = _model_function(traced)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
+        if quantize == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        try:
+            content = converter.convert()
+        except Exception as e:
+            raise ExportError(f"The TFLite converter failed for {model.name!r}: {e}") from e
+        diff = None
+        if verify:
+            x = _sample_batch(model)
+            diff = float(np.abs(run_tflite(tflite_interpreter(content), x)
+                                - model.predict(x, verbose=0)).max())
+            _check_diff("TFLite", diff, atol if atol is not None else (5e-2 if quantize else 1e-4))
+        _publish_file(stage, content, overwrite)
     report = ExportReport(os.fspath(path), "tflite", len(content), weights_bytes(traced),
                           time.perf_counter() - start, diff)
     log(f"TFLite{' (dynamic-range quantised)' if quantize else ''} written to {path} "
@@ -779,28 +933,30 @@ def export_onnx(model, path, *, opset=17, verify=True, overwrite=False, atol=1e-
             f"(or pip install tf2onnx onnxruntime). ({e})") from None
     start = time.perf_counter()
     log = log or (lambda message: None)
-    traced = _inference_model(model, fold_bn, log)
-    module, concrete = _model_function(traced)
-    try:
-        proto, _ = tf2onnx.convert.from_function(
-            module.serve, input_signature=concrete.structured_input_signature[0], opset=opset)
-    except Exception as e:
-        raise ExportError(f"tf2onnx failed for {model.name!r}: {e}") from e
-    content = proto.SerializeToString()
-    diff = None
-    if verify:
+    _check_file_target(path, overwrite)
+    with atomic.staging_dir(path) as stage, _private_temporary_files(stage):
+        traced = _inference_model(model, fold_bn, log)
+        module, concrete = _model_function(traced)
         try:
-            import onnxruntime
-        except ImportError:
-            raise ImportError(
-                "Verifying an ONNX export needs `onnxruntime`: pip install onnxruntime, or "
-                "pass verify=False (--no-verify).") from None
-        session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
-        x = _sample_batch(model)
-        got = session.run(None, {session.get_inputs()[0].name: x})[0]
-        diff = float(np.abs(got - model.predict(x, verbose=0)).max())
-        _check_diff("ONNX", diff, atol)
-    _write_file(path, content, overwrite)
+            proto, _ = tf2onnx.convert.from_function(
+                module.serve, input_signature=concrete.structured_input_signature[0], opset=opset)
+        except Exception as e:
+            raise ExportError(f"tf2onnx failed for {model.name!r}: {e}") from e
+        content = proto.SerializeToString()
+        diff = None
+        if verify:
+            try:
+                import onnxruntime
+            except ImportError:
+                raise ImportError(
+                    "Verifying an ONNX export needs `onnxruntime`: pip install onnxruntime, or "
+                    "pass verify=False (--no-verify).") from None
+            session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+            x = _sample_batch(model)
+            got = session.run(None, {session.get_inputs()[0].name: x})[0]
+            diff = float(np.abs(got - model.predict(x, verbose=0)).max())
+            _check_diff("ONNX", diff, atol)
+        _publish_file(stage, content, overwrite)
     report = ExportReport(os.fspath(path), "onnx", len(content), weights_bytes(traced),
                           time.perf_counter() - start, diff)
     log(f"ONNX written to {path} ({report.size_bytes / 1e6:.1f} MB) in {report.seconds:.1f} s"

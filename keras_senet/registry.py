@@ -14,7 +14,8 @@ class ModelSpec:
     Attributes:
         name: registry name (timm's where timm has the model, e.g. "legacy_seresnet50").
         family: the family module under `keras_senet.applications` ("se_resnet", ...).
-        builder: `builder(inputs, config) -> [feature maps, strides 4 .. 32]`.
+        builder: `builder(inputs, config) -> [stage feature maps]`, shallowest first
+            (strides 4, 8, 16, 32; the CIFAR networks: 1, 2, 4).
         config: the family's config row, handed to `builder`.
         default_size: input size of the default weights (and of `include_top` models).
         min_size: smallest accepted input height / width.
@@ -81,8 +82,14 @@ def get_spec(name):
     """The `ModelSpec` of a registry name or alias (a ".tag" suffix is ignored).
 
     Raises:
-        ValueError: the name is unknown; the message lists close matches.
+        ValueError: the name is not a string, or is unknown; the message lists close
+            matches.
     """
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            f"The model name must be a registry name such as 'seresnet50' or "
+            f"'seresnext50_32x4d.gluon_in1k'; received {name!r}. `keras_senet.list_models()` "
+            "lists them all.")
     _ensure_families_loaded()
     arch, _ = split_name(name)
     arch = _ALIASES.get(arch, arch)

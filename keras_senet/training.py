@@ -3,11 +3,12 @@ distribution strategies, resumable fitting, and the training-curve plot.
 
 A run directory holds:
     state.json                    phases, epochs completed per phase, per-epoch history
+                                  (with each epoch's loss / accuracy per batch window)
     ckpt-<phase>-<epoch>.weights.h5   model + optimiser after the last completed epoch
     <phase>.safetensors           model weights at the end of each phase (Keras layout)
     final.safetensors, model.keras   the trained model
     logs/                         TensorBoard
-    curves.png                    loss and accuracy per epoch
+    curves.png                    loss and accuracy per batch window and per epoch
     results.json, val_predictions.npz   final scores; each validation image's label and top-5
 
 Checkpoints are written to a new file before `state.json` (replaced atomically) points at
@@ -287,14 +288,59 @@ def new_state(config):
     return {"config": config, "epochs_done": {}, "checkpoint": None, "history": []}
 
 
+CURVE_METRICS = ("loss", "accuracy")
+BATCH_POINTS = 25
+
+
+def batch_curve(running, points=BATCH_POINTS):
+    """An epoch's training curve at up to `points` places, from Keras' running means.
+
+    Keras reports after batch k the mean of a metric over batches 1..k (m_k); the mean over
+    batches a+1..b is (b m_b - a m_a) / (b - a), exact when the batches are the same size (an
+    epoch's last, smaller batch makes its window approximate).
+
+    Args:
+        running: {k: {metric: m_k}} for the batches k (1-based) Keras reported.
+        points: the most windows to keep.
+
+    Returns:
+        {"at": [end of each window, as a fraction of the epoch], metric: [window means]};
+        empty when no batch was reported.
+    """
+    seen = sorted(running)
+    if not seen:
+        return {}
+    total = seen[-1]
+    windows = min(points, len(seen))
+    ends = sorted({seen[round((i + 1) * len(seen) / windows) - 1] for i in range(windows)})
+    curve = {"at": [round(k / total, 6) for k in ends]}
+    for metric in CURVE_METRICS:
+        if all(metric in running[k] for k in ends):
+            means, start, before = [], 0, 0.0
+            for k in ends:
+                mean = (k * running[k][metric] - start * before) / (k - start)
+                means.append(round(mean, 6) + 0.0)  # + 0.0: no -0.0 from round-off
+                start, before = k, running[k][metric]
+            curve[metric] = means
+    return curve
+
+
 def _checkpointer(run_dir, state, phase):
     import keras
 
     class Checkpointer(keras.callbacks.Callback):
-        """After each epoch: weights + optimiser to a new file, then state.json."""
+        """After each epoch: weights + optimiser to a new file, then state.json (with the
+        epoch's per-batch curve, `batch_curve`)."""
+
+        async_safe = True  # batch records go into a dict by batch index, in any order
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.time()
+            self._running = {}
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._running[batch + 1] = {k: float(v) for k, v in (logs or {}).items()
+                                        if k in CURVE_METRICS}
 
         def on_epoch_end(self, epoch, logs=None):
             name = f"ckpt-{phase}-{epoch + 1}.weights.h5"
@@ -306,6 +352,7 @@ def _checkpointer(run_dir, state, phase):
             record = {"phase": phase, "epoch": epoch + 1,
                       "seconds": round(time.time() - self._start, 2)}
             record.update({k: float(v) for k, v in (logs or {}).items()})
+            record["batches"] = batch_curve(getattr(self, "_running", {}))
             state["history"].append(record)
             write_json_atomic(os.path.join(run_dir, STATE_FILE), state)
             if old and old != name and os.path.exists(os.path.join(run_dir, old)):
@@ -324,6 +371,16 @@ def save_tensors(model, path, metadata=None):
     tmp = path + ".tmp.safetensors"
     checkpoint_io.write_safetensors(tmp, tensors, metadata or {})
     os.replace(tmp, path)
+
+
+def save_model(model, path):
+    """`model.save(path)` (a `.keras` file) through a temporary file beside `path`, renamed
+    over it once complete: a process killed while saving leaves the previous file, or none,
+    never a truncated one. Only one process may write a given `path` at a time."""
+    from keras_senet import atomic
+
+    with atomic.replacing(path, suffix=".keras", unique=False) as tmp:
+        model.save(tmp)
 
 
 def load_tensors(model, path):
@@ -369,7 +426,7 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
     phase was already done (a rerun, or a run killed after its last checkpoint).
     """
     previous, ran = None, False
-    for phase in phases:
+    for number, phase in enumerate(phases, 1):
         done = state["epochs_done"].get(phase.name, 0)
         finished = os.path.join(run_dir, f"{phase.name}.safetensors")
         if done >= phase.epochs and os.path.exists(finished):
@@ -386,9 +443,11 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
         if done < phase.epochs:
             if hasattr(train_ds, "epoch"):  # array_pipeline: augmentations follow the epoch
                 train_ds.epoch = done
-            print(f"[{phase.name}] epochs {done + 1}..{phase.epochs}")
+            print(f"[{phase.name}] phase {number} of {len(phases)}: epochs {done + 1}.."
+                  f"{phase.epochs} of {phase.epochs}")
+            # A tf.data pipeline shuffles itself; Keras warns when told to shuffle one.
             model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs,
-                      initial_epoch=done,
+                      initial_epoch=done, shuffle=not hasattr(train_ds, "cardinality"),
                       callbacks=[_checkpointer(run_dir, state, phase.name),
                                  *_tensorboard(os.path.join(run_dir, "logs", phase.name)),
                                  *callbacks],
@@ -401,29 +460,69 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
     return state
 
 
+def curve_series(history):
+    """The lines of `plot_curves`: {metric: {label: (x, y)}} for "loss" and "accuracy".
+
+    x counts epochs from the start of the run (all phases): an epoch's per-batch windows
+    (`batch_curve`) lie between its start and its end, its train mean and its validation
+    score at its end. So even a one-epoch run draws a curve.
+    """
+    series = {}
+    for metric in CURVE_METRICS:
+        lines = {"train, per batch": ([], []), "train, epoch mean": ([], []),
+                 "validation": ([], [])}
+        for i, record in enumerate(history):
+            batches = record.get("batches") or {}
+            if metric in batches:
+                lines["train, per batch"][0].extend(i + a for a in batches["at"])
+                lines["train, per batch"][1].extend(batches[metric])
+            for label, key in (("train, epoch mean", metric), ("validation", f"val_{metric}")):
+                if record.get(key) is not None:
+                    lines[label][0].append(i + 1)
+                    lines[label][1].append(record[key])
+        series[metric] = {label: xy for label, xy in lines.items() if xy[0]}
+    return series
+
+
+def _phase_spans(history):
+    """[(name, first epoch - 1, last epoch)] of consecutive records of one phase."""
+    spans = []
+    for i, record in enumerate(history):
+        if spans and spans[-1][0] == record["phase"]:
+            spans[-1][2] = i + 1
+        else:
+            spans.append([record["phase"], i, i + 1])
+    return [tuple(span) for span in spans]
+
+
 def plot_curves(history, path, title=""):
-    """Loss and top-1 accuracy per epoch (train and validation) as a PNG."""
+    """Loss and top-1 accuracy as a PNG: the training curve per batch window, each epoch's
+    train mean and validation score, and the phases (frozen / unfrozen, ...) marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    styles = {"train, per batch": dict(color="C0", lw=1, alpha=0.6),
+              "train, epoch mean": dict(color="C0", ls="none", marker="o", ms=5),
+              "validation": dict(color="C1", ls="--", marker="s", ms=5)}
+    spans = _phase_spans(history)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    x = list(range(1, len(history) + 1))
-    for ax, key, label in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "top-1 accuracy")):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            values = [r.get(prefix + key) for r in history]
-            if any(v is not None for v in values):
-                ax.plot(x, values, style, marker="o", ms=3,
-                        label=("validation " if prefix else "train ") + label)
-        boundaries = [i + 1.5 for i in range(len(history) - 1)
-                      if history[i]["phase"] != history[i + 1]["phase"]]
-        for b in boundaries:
-            ax.axvline(b, color="grey", lw=0.8)
+    for ax, (metric, lines) in zip(axes, curve_series(history).items()):
+        label = "loss" if metric == "loss" else "top-1 accuracy"
+        for name, (x, y) in lines.items():
+            ax.plot(x, y, label=f"{name}", **styles[name])
+        for name, first, last in spans if len(spans) > 1 else ():
+            if first:
+                ax.axvline(first, color="grey", lw=0.8)
+            ax.text((first + last) / 2, 0.98, name, transform=ax.get_xaxis_transform(),
+                    ha="center", va="top", fontsize=8, color="grey")
+        ax.set_xlim(0, max(len(history), 1))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if lines:
+            ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -33,11 +33,14 @@ def test_parameter_counts_match_the_papers(name, low, high):
     assert 0 < twin.count_params() - model.count_params() < 0.2 * model.count_params()
 
 
-def test_features_only_gives_three_stages():
+def test_features_only_gives_three_stages_as_documented():
     model = keras_senet.create_model("se_resnet20_cifar", features_only=True,
                                      input_shape=(32, 32, 3))
     assert [tuple(o.shape) for o in model.outputs] == [
         (None, 32, 32, 16), (None, 16, 16, 32), (None, 8, 8, 64)]
+    # Strides 1, 2, 4, as create_model's documentation says for the CIFAR networks.
+    documentation = " ".join(keras_senet.create_model.__doc__.split())
+    assert "three for the CIFAR networks (strides 1, 2, 4" in documentation
     wide = keras_senet.create_model("wrn16_8_cifar", include_top=False, pooling="avg")
     assert wide.output_shape == (None, 512)
 

@@ -1,10 +1,19 @@
 """`keras-senet` subcommands, run in-process through `keras_senet.cli.main`."""
 
+import argparse
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import keras_senet
+from keras_senet import cli
 from keras_senet.cli import main
+from keras_senet.commands.finetune import describe_phases, phase_epochs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_list_shows_size_and_weights(capsys):
@@ -64,3 +73,144 @@ def test_convert_refuses_the_wrong_architecture(tmp_path, capsys):
                             timm.create_model("skresnet18").state_dict().items()})
     assert main(["convert", str(src), str(tmp_path / "x.keras"), "--model", "seresnet18"]) == 2
     assert "does not match the architecture" in capsys.readouterr().err
+
+
+# --- --weights none, the defaults in --help, finetune's epochs, refusing an existing output ---
+
+def _subparsers():
+    """{name: the subcommand's parser} of `keras-senet`."""
+    parser = cli.build_parser()
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return subcommands.choices
+
+
+@pytest.mark.parametrize("command", ["train", "finetune", "evaluate", "export"])
+@pytest.mark.parametrize("spelling", ["none", "None", "random"])
+def test_weights_none_means_random_weights_in_every_command(command, spelling):
+    dst = ["out.tflite"] if command == "export" else []
+    args = cli.build_parser().parse_args([command, "se_resnet20_cifar", *dst,
+                                          "--weights", spelling])
+    assert args.weights is None
+    args = cli.build_parser().parse_args([command, "se_resnet20_cifar", *dst,
+                                          "--weights", "cifar10"])
+    assert args.weights == "cifar10"
+
+
+def test_export_with_weights_none_writes_a_tflite_file(tmp_path, capsys):
+    dst = tmp_path / "se_resnet20.tflite"
+    assert main(["export", "se_resnet20_cifar", str(dst), "--weights", "none",
+                 "--format", "tflite", "--no-verify"]) == 0, capsys.readouterr().err
+    assert dst.read_bytes()[4:8] == b"TFL3"  # the TFLite flatbuffer's file identifier
+
+
+@pytest.mark.parametrize("command", list(cli.COMMANDS))
+def test_every_help_shows_the_defaults(command):
+    sub = _subparsers()[command]
+    text = " ".join(sub.format_help().split())  # argparse wraps lines anywhere
+    for action in sub._actions:
+        default = action.default
+        if (not action.option_strings or default is None or default is False
+                or default is argparse.SUPPRESS):
+            continue
+        if isinstance(default, (list, tuple)):
+            default = " ".join(map(str, default)) or "none"
+        assert f"(default: {default})" in text, (action.option_strings, text)
+
+
+def test_application_programs_have_the_commands_help():
+    """applications/finetune.py goes through keras_senet.cli.run_command: the same help."""
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "applications", "finetune.py"),
+                           "--help"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = " ".join(proc.stdout.split())
+    assert text.startswith("usage: finetune.py")
+    assert "--lr LR learning rate of phase 1 (default: 0.001)" in text
+    assert "--epochs EPOCHS epochs in total" in text and "(default: 4)" in text
+
+
+def test_finetune_epochs_count_both_phases():
+    assert phase_epochs(5) == (3, 2)  # half of them, rounded down, unfrozen
+    assert phase_epochs(4, 0) == (4, 0)
+    assert phase_epochs(1, 1) == (0, 1)
+    defaults = cli.build_parser().parse_args(["finetune", "se_resnet20_cifar"])
+    assert phase_epochs(defaults.epochs, defaults.unfrozen_epochs) == (2, 2)
+    with pytest.raises(ValueError, match="--unfrozen-epochs 4 must be between 0 and --epochs"):
+        phase_epochs(3, 4)
+    with pytest.raises(ValueError, match="--epochs must be a positive number"):
+        phase_epochs(0)
+
+
+def test_finetune_describes_what_each_epoch_trains():
+    line = describe_phases(3, 2, 1e-3, 1e-4)
+    assert line.startswith("5 epochs: ")
+    assert "epochs 1..3: the classifier only, backbone frozen (lr 0.001)" in line
+    assert "epochs 4..5: the whole network (lr 0.0001)" in line
+    line = describe_phases(4, 0, 1e-3, 1e-4)
+    assert "epochs 1..4: the classifier only" in line and "whole network" not in line
+
+
+def _saved_model_dir(path):
+    path.mkdir()
+    (path / "saved_model.pb").write_bytes(b"old")
+    return path
+
+
+def _file(path):
+    path.write_bytes(b"old")
+    return path
+
+
+@pytest.fixture
+def no_model_building(monkeypatch):
+    """keras_senet.create_model fails the test if called."""
+    def must_not_build(*args, **kwargs):
+        raise AssertionError("the model was built before the output was checked")
+
+    monkeypatch.setattr(keras_senet, "create_model", must_not_build)
+
+
+@pytest.mark.parametrize("make,flags,message", [
+    (_file, ["--format", "tflite"], "{} exists; pass --overwrite to replace it"),
+    (_saved_model_dir, [], "{} exists and is not empty; pass --overwrite to replace it"),
+    (_saved_model_dir, ["--format", "tflite", "--overwrite"],
+     "{} is a directory; --format tflite writes a file"),
+    (_file, ["--overwrite"], "{} is a file; a SavedModel is a directory"),
+], ids=["tflite file", "saved_model dir", "dir for tflite", "file for saved_model"])
+def test_export_refuses_an_existing_output_before_building_the_model(
+        make, flags, message, tmp_path, capsys, no_model_building):
+    existing = make(tmp_path / "m")
+    assert main(["export", "se_resnet20_cifar", str(existing), *flags]) == 2
+    err = capsys.readouterr().err
+    assert "keras-senet export: error: " + message.format(existing) in err
+    assert (existing / "saved_model.pb" if existing.is_dir() else existing).read_bytes() == b"old"
+
+
+def test_export_refuses_an_existing_saved_model_version(tmp_path, capsys, no_model_building):
+    _saved_model_dir(tmp_path / "serving")
+    _saved_model_dir(tmp_path / "serving" / "1")
+    assert main(["export", "se_resnet20_cifar", str(tmp_path / "serving"),
+                 "--version", "1"]) == 2
+    assert (f"{tmp_path / 'serving' / '1'} exists and is not empty; pass --overwrite to "
+            "replace it, or give another DST or --version.") in capsys.readouterr().err
+
+
+def test_export_sets_the_image_limits_of_predict_image_bytes(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tests.test_export import blank_png
+
+    dst = tmp_path / "served"
+    assert main(["export", "se_resnet20_cifar", str(dst), "--no-verify", "--top-k", "1",
+                 "--max-image-pixels", "4096", "--max-aspect-ratio", "2"]) == 0
+    serve = tf.saved_model.load(str(dst)).signatures["predict_image_bytes"]
+    assert serve(image_bytes=tf.constant([blank_png(64, 64)]))["probabilities"].shape == (1, 10)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most 4096 pixels"):
+        serve(image_bytes=tf.constant([blank_png(65, 65)]))
+
+
+def test_image_limits_apply_to_saved_models_only(tmp_path, capsys, no_model_building):
+    assert main(["export", "se_resnet20_cifar", str(tmp_path / "m.tflite"), "--format",
+                 "tflite", "--max-image-pixels", "4096"]) == 2
+    assert "--max-image-pixels and --max-aspect-ratio apply to --format saved_model only" in \
+        capsys.readouterr().err

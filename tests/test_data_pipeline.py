@@ -83,3 +83,85 @@ def test_training_batches_mix_classes_even_when_the_listing_is_sorted(tmp_path):
     for _, one_hot in ds.take(3):
         classes_in_batch = np.unique(np.argmax(one_hot.numpy(), axis=1))
         assert len(classes_in_batch) == 4
+
+
+def test_an_empty_class_folder_is_named_not_counted_as_a_class(tmp_path):
+    _touch_folder(tmp_path)
+    os.makedirs(tmp_path / "train" / "c")
+    (tmp_path / "train" / "c" / "notes.txt").write_text("not an image")
+    with pytest.raises(ValueError, match=r"train/c'\] hold no images.*add its images or remove"):
+        dp.folder_splits(dp.DataOptions(data_dir=str(tmp_path), holdout=1))
+
+
+def test_hidden_folders_are_not_classes(tmp_path):
+    _touch_folder(tmp_path)
+    os.makedirs(tmp_path / "train" / ".ipynb_checkpoints")
+    _, _, names = dp.folder_splits(dp.DataOptions(data_dir=str(tmp_path), holdout=1))
+    assert names == ["a", "b"]
+
+
+def test_a_validation_folder_that_is_not_a_training_class_is_named(tmp_path):
+    _touch_folder(tmp_path)
+    _touch_folder(tmp_path / "val", classes=("a", "zebra"))
+    os.rename(tmp_path / "val" / "train", tmp_path / "val_tmp")
+    os.rmdir(tmp_path / "val")
+    os.rename(tmp_path / "val_tmp", tmp_path / "val")
+    with pytest.raises(ValueError, match=r"val/zebra'\] are not classes of the training split"):
+        dp.folder_splits(dp.DataOptions(data_dir=str(tmp_path)))
+
+
+def _jpeg_folder(root, per_class=3, classes=("a", "b")):
+    """root/train/<class>/<i>.jpg of random 24 x 20 pixels."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        os.makedirs(root / "train" / name)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / "train" / name / f"{i}.jpg")
+    return root
+
+
+def _corrupt(path, kind):
+    """Random bytes, or the first half of a real JPEG."""
+    if kind == "random_bytes":
+        path.write_bytes(np.random.default_rng(1).integers(0, 256, 600, np.uint8).tobytes())
+    else:
+        jpeg = (path.parent / "0.jpg").read_bytes()
+        path.write_bytes(jpeg[:len(jpeg) // 2])
+
+
+@pytest.mark.parametrize("kind", ["random_bytes", "truncated_jpeg"])
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_corrupt_image_stops_the_tf_data_pipeline_naming_it(tmp_path, kind, split):
+    import tensorflow as tf
+
+    _jpeg_folder(tmp_path)
+    # The last image of class "b" is held out for validation: "b/2.jpg".
+    broken = tmp_path / "train" / "b" / ("1.jpg" if split == "train" else "2.jpg")
+    _corrupt(broken, kind)
+    options = dp.DataOptions(data_dir=str(tmp_path), holdout=1, pipeline="tf.data")
+    transform = default_transform(keras_senet.get_spec("resnet20_cifar"))
+    train_ds, val_ds, _ = dp.load_datasets(options, transform, batch_size=2)
+    dataset = train_ds if split == "train" else val_ds
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"{broken}\] \[could not be read or decoded"):
+        list(dataset)
+
+
+def test_readable_folders_keep_their_batch_count_and_images(tmp_path):
+    from PIL import Image
+
+    from keras_senet.training import steps_in
+
+    _jpeg_folder(tmp_path, per_class=5)
+    paths, labels, _ = dp.list_image_folder(str(tmp_path / "train"))
+    images = [(image.numpy(), int(label)) for image, label in dp.decode_files(paths, labels)]
+    assert [label for _, label in images] == list(labels)
+    for (image, _), path in zip(images, paths):
+        assert image.shape == np.asarray(Image.open(path)).shape  # every file, in order
+    options = dp.DataOptions(data_dir=str(tmp_path), holdout=1, pipeline="tf.data")
+    transform = default_transform(keras_senet.get_spec("resnet20_cifar"))
+    train_ds, val_ds, _ = dp.load_datasets(options, transform, batch_size=3)
+    assert steps_in(train_ds) == 3 and steps_in(val_ds) == 1  # 8 and 2 images

@@ -29,3 +29,7 @@ def test_the_demo_runs_every_step_offline(tmp_path):
     served = out[out.index("predict_image_bytes(image_bytes=<JPEG files>):"):]
     assert len(re.findall(r"val/\w+/4509\.jpg", served)) == 4
     assert "TF Serving: --model_base_path=" in out
+    # Nothing the project can silence: TensorFlow's start-up lines, Keras' warnings.
+    noise = re.findall(r".*(?:cuda drivers|cuInit|oneDNN custom operations|"
+                       r"absl::InitializeLog|rebuild TensorFlow|Warning:).*", out + proc.stderr)
+    assert noise == []

@@ -6,11 +6,15 @@ convolutions, and SE-ResNet, which has none) at 32-64 px for the three formats.
 """
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -143,6 +147,71 @@ def test_corrupted_image_bytes_fail_naming_the_elements(tiny_export):
     assert serve(image_bytes=tf.constant([good]))["probabilities"].shape == (1, 3)
 
 
+def blank_png(height, width):
+    """A black 1-bit greyscale PNG of any size: 20000 x 20000 takes ~50 KB."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+            + chunk(b"IEND", b""))
+
+
+# Tiny requests that decode to huge images: 1 x 2000 cost 1.5 GB and 11 s before the limits.
+HOSTILE = {"1x2000": (1, 2000), "1x100000": (1, 100_000), "20000x20000": (20_000, 20_000)}
+
+
+def test_image_header_size_is_read_without_decoding():
+    from PIL import Image
+
+    for fmt in ("PNG", "JPEG", "GIF", "BMP"):
+        buffer = io.BytesIO()
+        Image.new("RGB", (7, 300)).save(buffer, fmt)
+        assert export.image_header_size(tf.constant(buffer.getvalue())).numpy().tolist() == \
+            [300, 7], fmt
+    assert export.image_header_size(tf.constant(blank_png(20_000, 30))).numpy().tolist() == \
+        [20_000, 30]
+    assert export.image_header_size(tf.constant(b"RIFF....WEBP")).numpy().tolist() == [-1, -1]
+
+
+def test_predict_image_bytes_refuses_huge_images_before_decoding_them(tiny_export):
+    _, loaded = tiny_export
+    serve = loaded.signatures["predict_image_bytes"]
+    good = (DATA / "rocket.jpg").read_bytes()
+    hostile = [blank_png(*hw) for hw in HOSTILE.values()]
+    assert max(len(b) for b in hostile) < 100_000
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"(?s)at most 16777216 pixels.*32 times the short side.*"
+                             r"max_image_pixels.*by index.*\[1 2 3\]"):
+        serve(image_bytes=tf.constant([good, *hostile]))
+    # The same limits hold for one image decoded eagerly.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"An image of 1 x 2000 pixels"):
+        export.decode_and_crop(tf.constant(hostile[0]), (32, 32), EvalTransform())
+    assert serve(image_bytes=tf.constant([good]))["probabilities"].shape == (1, 3)
+
+
+def test_image_limits_are_set_at_export(tiny, tmp_path):
+    report = export.export_saved_model(tiny, tmp_path / "m", top_k=1, verify=False, log=None,
+                                       max_image_pixels=64 * 64, max_aspect_ratio=2)
+    serve = tf.saved_model.load(report.path).signatures["predict_image_bytes"]
+    fits = [blank_png(64, 64), blank_png(32, 64), blank_png(40, 80)]
+    assert serve(image_bytes=tf.constant(fits))["probabilities"].shape == (3, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"(?s)at most 4096 pixels.*2 times.*by index.*\[0 1\]"):
+        serve(image_bytes=tf.constant([blank_png(65, 65), blank_png(10, 21), fits[0]]))
+    with pytest.raises(ValueError, match="max_image_pixels"):
+        export.export_saved_model(tiny, tmp_path / "n", top_k=1, max_image_pixels=0)
+    with pytest.raises(ValueError, match="max_aspect_ratio"):
+        export.export_saved_model(tiny, tmp_path / "n", top_k=1, max_aspect_ratio=0.5)
+
+
 def test_fresh_process_reload(tiny, tmp_path):
     path = export.export_saved_model(tiny, tmp_path / "m", labels=LABELS, top_k=3,
                                      verify=False, log=None).path
@@ -197,6 +266,106 @@ def test_existing_non_empty_path_is_refused_unless_overwrite(tiny, tmp_path):
     with pytest.raises(ValueError, match="exists"):
         export.export_tflite(tiny, tmp_path / "model.tflite", log=None)
     assert (tmp_path / "model.tflite").read_bytes() == b"old"
+
+
+@contextlib.contextmanager
+def umask(mask):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def modes(root):
+    """{path relative to root's parent: permission bits} of root and everything under it."""
+    root = pathlib.Path(root)
+    paths = [root, *root.rglob("*")] if root.is_dir() else [root]
+    return {str(p.relative_to(root.parent)): p.stat().st_mode & 0o777 for p in paths}
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_exports_are_readable_by_whom_the_umask_allows(tiny, tmp_path, mask):
+    """TF Serving runs as its own user: under umask 022 it must be able to read the model."""
+    with umask(mask):
+        saved = export.export_saved_model(tiny, tmp_path / "serving", version=1, top_k=1,
+                                          verify=False, log=None)
+        export.export_tflite(tiny, tmp_path / "m.tflite", verify=False, log=None)
+    found = {**modes(saved.path), **modes(tmp_path / "m.tflite")}
+    assert "1/saved_model.pb" in found and "1/variables/variables.index" in found
+    want = {path: (0o777 if (pathlib.Path(saved.path).parent / path).is_dir() else 0o666)
+            & ~mask for path in found}
+    assert {p: oct(m) for p, m in found.items()} == {p: oct(m) for p, m in want.items()}
+
+
+def children_of(pid):
+    """Live child processes of `pid` (from /proc; zombies count as gone)."""
+    children = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def alive(pid):
+    try:
+        state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+EXPORT_SCRIPT = """
+import sys
+import keras
+from keras_senet import export
+inputs = keras.Input((32, 32, 3))
+x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+export.export_saved_model(model, sys.argv[1], version=1, top_k=1, log=None)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_an_export_killed_while_verifying_leaves_nothing_that_lasts(tiny, tmp_path):
+    """SIGKILL the exporter once its verifying process runs: the verifier dies with it, its
+    TMPDIR stays empty, no version 1 appears, and the next export sweeps the leftovers."""
+    base, tmpdir = tmp_path / "serving", tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    root = pathlib.Path(__file__).parent.parent
+    env = dict(os.environ, TMPDIR=str(tmpdir), TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.Popen([sys.executable, "-c", EXPORT_SCRIPT, str(base)], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while not children_of(proc.pid):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the export never started verifying"
+            time.sleep(0.2)
+        verifier = children_of(proc.pid)[0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while alive(verifier) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(verifier), "the verifying process outlived the killed export"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever the test found, leave no process
+        proc.stderr.close()
+    assert list(tmpdir.iterdir()) == []
+    leftovers = [p.name for p in base.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".1.tmp-"), leftovers
+
+    export.export_saved_model(tiny, base, version=2, top_k=1, verify=False, log=None)
+    assert [p.name for p in base.iterdir()] == ["2"]  # what TF Serving sees: one version
 
 
 class NumpyInCall(keras.layers.Layer):

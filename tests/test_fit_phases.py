@@ -110,3 +110,66 @@ def test_unpack_refuses_to_overwrite_a_run_or_to_take_a_foreign_tar(tmp_path):
     assert not os.path.exists(tmp_path / "new")
     with pytest.raises(ValueError, match="not a training run directory"):
         run_bundle.pack(tmp_path, tmp_path / "new.tar")
+
+
+# --- the training curves: per batch window, so that even a one-epoch run draws a line ---
+
+def _running_means(values):
+    """What Keras reports after each batch k (1-based): the mean of batches 1..k."""
+    return np.cumsum(values) / np.arange(1, len(values) + 1)
+
+
+def _epoch(phase, seed, batches=100):
+    """A history record as the Checkpointer writes it, from known per-batch losses."""
+    rng = np.random.default_rng(seed)
+    loss, accuracy = rng.uniform(0.5, 2.5, batches), rng.uniform(0, 1, batches)
+    running = {k + 1: {"loss": m, "accuracy": a} for k, (m, a) in
+               enumerate(zip(_running_means(loss), _running_means(accuracy)))}
+    return {"phase": phase, "epoch": 1, "loss": loss.mean(), "accuracy": accuracy.mean(),
+            "val_loss": 1.0, "val_accuracy": 0.5, "batches": training.batch_curve(running)}
+
+
+def test_batch_curve_recovers_the_window_means_from_running_means():
+    rng = np.random.default_rng(0)
+    loss, accuracy = rng.uniform(0.5, 2.5, 100), rng.uniform(0, 1, 100)
+    running = {k + 1: {"loss": m, "accuracy": a, "val_loss": 9.0} for k, (m, a) in
+               enumerate(zip(_running_means(loss), _running_means(accuracy)))}
+    curve = training.batch_curve(running)  # 25 windows of 4 batches
+    assert curve["at"] == pytest.approx(np.arange(1, 26) / 25)
+    assert curve["loss"] == pytest.approx(loss.reshape(25, 4).mean(axis=1), abs=1e-6)
+    assert curve["accuracy"] == pytest.approx(accuracy.reshape(25, 4).mean(axis=1), abs=1e-6)
+    assert set(curve) == {"at", "loss", "accuracy"}
+
+    # Keras reports every 5th batch only (steps_per_execution=5): 20 windows of 5.
+    sparse = training.batch_curve({k: v for k, v in running.items() if k % 5 == 0})
+    assert sparse["loss"] == pytest.approx(loss.reshape(20, 5).mean(axis=1), abs=1e-6)
+    assert training.batch_curve({}) == {}
+
+
+def test_a_one_epoch_history_draws_a_per_batch_training_curve():
+    record = _epoch("train", seed=0)
+    series = training.curve_series([record])
+    x, y = series["loss"]["train, per batch"]
+    assert len(x) >= 10 and 0 < x[0] < x[-1] == 1
+    assert y == record["batches"]["loss"]
+    assert series["loss"]["train, epoch mean"] == ([1], [record["loss"]])
+    assert series["accuracy"]["validation"] == ([1], [0.5])
+
+
+def test_an_epoch_of_fit_phases_records_its_batches(tmp_path):
+    _, state = _fit(tmp_path, epochs=1)
+    (record,) = state["history"]
+    curve = record["batches"]  # 8 images in batches of 4
+    assert curve["at"] == [0.5, 1.0]
+    assert np.mean(curve["loss"]) == pytest.approx(record["loss"], rel=1e-5)
+    assert training.read_state(tmp_path)["history"][0]["batches"] == curve
+
+
+def test_plot_curves_of_two_one_epoch_phases(tmp_path):
+    from PIL import Image
+
+    history = [_epoch("frozen", seed=0), _epoch("unfrozen", seed=1)]
+    x, _ = training.curve_series(history)["loss"]["train, per batch"]
+    assert x[0] < 1 < x[-1] == 2  # the unfrozen epoch's windows follow the frozen one's
+    training.plot_curves(history, tmp_path / "curves.png", title="tiny")
+    assert Image.open(tmp_path / "curves.png").size == (1000, 400)

@@ -51,6 +51,28 @@ def test_unknown_tag_lists_the_available_ones():
         keras_senet.create_model("seresnext50_32x4d", weights="bogus_in1k")
 
 
+@pytest.mark.parametrize("name, message", [
+    ("seresnext50_32x4d.gluon_in21k", r"Unknown pretrained tag 'gluon_in21k'.*Did you mean "
+                                      r"'gluon_in1k'.*\['racm_in1k', 'gluon_in1k'\]"),
+    ("resnet20_cifar.cifar100", r"'cifar100'.*\['cifar10'\]"),
+    ("seresnet18.in1k", r"'in1k'.*seresnet18 has no pretrained checkpoint"),
+])
+def test_an_unknown_tag_in_the_name_is_refused_even_without_weights(name, message):
+    with pytest.raises(ValueError, match=message):
+        keras_senet.create_model(name, weights=None)
+
+
+def test_a_known_tag_in_the_name_builds_randomly_initialised_with_weights_none():
+    model = keras_senet.create_model("resnet20_cifar.cifar10", weights=None)
+    assert model.name == "resnet20_cifar" and model.pretrained_cfg is None
+
+
+@pytest.mark.parametrize("name", [None, "", 50])
+def test_a_name_that_is_not_a_string_is_named(name):
+    with pytest.raises(ValueError, match=rf"received {name!r}.*list_models"):
+        keras_senet.create_model(name)
+
+
 def test_features_only_gives_strides_4_to_32():
     model = keras_senet.create_model("skresnet18", features_only=True,
                                      input_shape=(None, None, 3))

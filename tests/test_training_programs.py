@@ -84,10 +84,10 @@ def test_train_then_evaluate_then_finetune(folder, tmp_path):
     assert np.mean(evaluated["top_k"][:, 0] == evaluated["labels"]) == pytest.approx(
         scores["top1"], abs=1e-6)
 
-    # Fine-tune from those weights: a frozen phase then an unfrozen one.
+    # Fine-tune from those weights: 2 epochs in all, a frozen one then an unfrozen one.
     ft = str(tmp_path / "finetune")
     run_program("finetune.py", "resnet20_cifar", "--weights",
-                os.path.join(run, "final.safetensors"), "--data-dir", folder, "--epochs", "1",
+                os.path.join(run, "final.safetensors"), "--data-dir", folder, "--epochs", "2",
                 "--unfrozen-epochs", "1", "--batch-size", "6", "--output", ft, "--verbose", "2")
     state = json.load(open(os.path.join(ft, "state.json")))
     assert [(r["phase"], r["epoch"]) for r in state["history"]] == [("frozen", 1),

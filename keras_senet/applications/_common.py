@@ -5,13 +5,54 @@ Argument checks raise the same `ValueError`s, with the same messages, as
 them run before any layer is built or any file is downloaded.
 """
 
+import difflib
+import numbers
+
 from keras import backend, layers, activations, Model
 from keras.utils import get_source_inputs
 
 from keras_senet import registry
 from keras_senet.weights import resolve
+from keras_senet.weights.sources import find_source, sources_for
 
 POOLINGS = (None, "avg", "max")
+
+
+def check_input_shape(input_shape):
+    """`input_shape` is None or (H, W, C): three integers >= 1, H and W may be None.
+
+    keras.applications lets a string, an int or a zero-channel shape through to a raw
+    `TypeError` or to a model that cannot run; these are ValueErrors naming the value.
+    """
+    if input_shape is None:
+        return
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError("`input_shape` must be a tuple of three integers (height, width, "
+                         f"channels), such as (224, 224, 3). Received: input_shape={input_shape!r}")
+    height, width, channels = input_shape
+    for axis, size, may_be_none in (("height", height, True), ("width", width, True),
+                                    ("channels", channels, False)):
+        if size is None and may_be_none:
+            continue
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+            free = " (or None for any size)" if may_be_none else ""
+            raise ValueError(f"The {axis} in `input_shape` must be a positive integer{free}. "
+                             f"Received: input_shape={input_shape!r}")
+
+
+def check_name_tag(spec, tag):
+    """A pretrained tag in the model name ("seresnet50.a1_in1k") must be one of the
+    architecture's checkpoints, whatever `weights` says."""
+    if tag is None or find_source(spec.name, tag) is not None:
+        return
+    tags = [source.tag for source in sources_for(spec.name)]
+    if not tags:
+        raise ValueError(f"Unknown pretrained tag {tag!r}: {spec.name} has no pretrained "
+                         f"checkpoint. Use the name {spec.name!r} without a tag.")
+    close = difflib.get_close_matches(tag, tags, n=3)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown pretrained tag {tag!r} in {spec.name}.{tag}.{hint} "
+                     f"The tags of {spec.name} are {tags}.")
 
 
 def obtain_input_shape(input_shape, default_size, min_size, require_flatten, pretrained):
@@ -20,6 +61,7 @@ def obtain_input_shape(input_shape, default_size, min_size, require_flatten, pre
     Returns:
         The input shape to build with, (H, W, C) with `None` for free spatial sizes.
     """
+    check_input_shape(input_shape)
     if not pretrained and input_shape and len(input_shape) == 3:
         default_shape = (default_size, default_size, input_shape[-1])
     else:
@@ -31,8 +73,6 @@ def obtain_input_shape(input_shape, default_size, min_size, require_flatten, pre
                 f"`input_shape` should be {default_shape}.  Received: input_shape={input_shape}")
         return default_shape
     if input_shape:
-        if len(input_shape) != 3:
-            raise ValueError("`input_shape` must be a tuple of three integers.")
         if input_shape[-1] != 3 and pretrained:
             raise ValueError(
                 f"The input must have 3 channels; Received `input_shape={input_shape}`")
@@ -79,7 +119,8 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name: as in `keras.applications.ResNet50`. `weights` also
             takes a pretrained tag of the architecture (see `keras-senet list`).
-        features_only: return the stride-4/8/16/32 feature maps instead of a classifier.
+        features_only: return the stage feature maps instead of a classifier: strides
+            4, 8, 16, 32 for the ImageNet networks, 1, 2, 4 for the CIFAR networks.
 
     Returns:
         A functional `keras.Model`. Pretrained models carry `model.pretrained_cfg`, the
@@ -87,6 +128,7 @@ def build_model(arch_name, include_top=True, weights="imagenet", input_tensor=No
     """
     spec = registry.get_spec(arch_name)
     _, name_tag = registry.split_name(arch_name)
+    check_name_tag(spec, name_tag)
     if backend.image_data_format() != "channels_last":
         raise ValueError(
             "keras_senet models are channels_last only; received image_data_format="

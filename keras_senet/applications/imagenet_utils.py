@@ -28,22 +28,57 @@ def class_names():
     return [index[str(i)][1] for i in range(len(index))]
 
 
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def channel_axis(ndim, data_format):
+    """The channel axis of an image array, as keras.applications reads it.
+
+    channels_last: the last axis. channels_first: axis 0 of a single image (C, H, W),
+    axis 1 of a batch (B, C, H, W).
+    """
+    if data_format not in DATA_FORMATS:
+        raise ValueError(f"`data_format` must be one of {DATA_FORMATS} (or None for "
+                         f"`keras.config.image_data_format()`); received {data_format!r}.")
+    if ndim < 3:
+        raise ValueError(f"`preprocess_input` expects images of rank 3 (H, W, C) or 4 "
+                         f"(B, H, W, C); received rank {ndim}.")
+    if data_format == "channels_last":
+        return ndim - 1
+    return 0 if ndim == 3 else 1
+
+
 def preprocess_input(x, data_format=None, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     """"torch" preprocessing: RGB 0..255 -> [0, 1] -> (x - mean) / std, per channel.
 
     Args:
-        x: RGB images, (..., H, W, 3), values 0..255; a NumPy array (a float copy is
-            returned; integer inputs are converted) or a tensor.
-        data_format: only "channels_last" (or None) is supported.
+        x: RGB images, values 0..255: one image (H, W, 3) or a batch (B, H, W, 3) in
+            channels_last, (3, H, W) or (B, 3, H, W) in channels_first; a NumPy array (a
+            float copy is returned; integer inputs are converted) or a tensor.
+        data_format: "channels_last", "channels_first", or None for
+            `keras.config.image_data_format()` (as in keras.applications).
         mean, std: per-channel statistics; the defaults are ImageNet's.
 
     Returns:
-        The normalised images, float.
+        The normalised images, float, in the layout of `x`.
+
+    Raises:
+        ValueError: an unknown `data_format`, or a channel axis without one value per
+            channel of `mean`.
     """
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"keras_senet supports channels_last only; received {data_format!r}.")
-    mean = np.asarray(mean, dtype="float32")
-    std = np.asarray(std, dtype="float32")
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    data_format = data_format or backend.image_data_format()
+    axis = channel_axis(len(x.shape), data_format)
+    if x.shape[axis] is not None and x.shape[axis] != len(mean):
+        raise ValueError(
+            f"`preprocess_input` expects {len(mean)} channels on axis {axis} ({data_format}); "
+            f"received images of shape {tuple(x.shape)}. Pass the `data_format` of the "
+            "images.")
+    # (3,) broadcasts over the last axis; (3, 1, 1) over the axis before (H, W).
+    stats_shape = (len(mean),) + (1,) * (len(x.shape) - 1 - axis)
+    mean = np.reshape(np.asarray(mean, dtype="float32"), stats_shape)
+    std = np.reshape(np.asarray(std, dtype="float32"), stats_shape)
     if isinstance(x, np.ndarray):
         x = x.astype(backend.floatx() if not np.issubdtype(x.dtype, np.floating) else x.dtype)
         return (x / 255.0 - mean) / std

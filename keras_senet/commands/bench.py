@@ -27,12 +27,15 @@ def add_arguments(parser):
                         help="inference batch sizes (default: 1 32)")
     parser.add_argument("--train-batch-sizes", type=positive_int, nargs="*", default=[],
                         help="training-step batch sizes (default: none)")
-    parser.add_argument("--input-size", type=positive_int, default=224)
-    parser.add_argument("--classes", type=positive_int, default=1000)
+    parser.add_argument("--input-size", type=positive_int, default=224,
+                        help="input height and width")
+    parser.add_argument("--classes", type=positive_int, default=1000, help="classifier width")
     parser.add_argument("--precision", default="float32",
-                        choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--repeats", type=positive_int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
+                        choices=["float32", "bfloat16", "float16"],
+                        help="compute precision (bfloat16, float16: mixed precision)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed repeats; the median is reported")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before the timed repeats")
     parser.add_argument("--min-repeat-s", type=float, default=1.0,
                         help="each timed repeat lasts at least about this long")
     parser.add_argument("--threads", type=positive_int, default=None,

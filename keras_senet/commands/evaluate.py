@@ -15,8 +15,7 @@ from keras_senet.commands import _args
 
 def add_arguments(parser):
     parser.add_argument("model", help="registry name (keras-senet list)")
-    parser.add_argument("--weights", default="imagenet",
-                        help="'imagenet', a tag ('cifar10'), or a weights file")
+    _args.add_weights_argument(parser, "imagenet", what="weights to evaluate")
     parser.add_argument("--classes", type=int, default=None,
                         help="classifier width of a weights file (default: the dataset's)")
     parser.add_argument("--json", help="also write the scores to this file")

@@ -1,10 +1,11 @@
 """`keras-senet finetune MODEL --weights W --data-dir ROOT | --tfds NAME`: transfer learning.
 
     keras-senet finetune seresnext50_32x4d --weights imagenet --data-dir flowers/ \
-        --epochs 3 --unfrozen-epochs 5
+        --epochs 8 --unfrozen-epochs 5
     keras-senet finetune se_resnet20_cifar --weights cifar10 --data-dir my_images/ --resume
 
-Two phases: the pretrained backbone frozen (only the new classifier trains, at --lr), then
+--epochs N epochs in total, in two phases: first the pretrained backbone frozen (only the new
+classifier trains, at --lr), then the last --unfrozen-epochs of the N (default: half) train
 the whole network at --lr x --unfrozen-lr-scale. Images go through the checkpoint's own
 evaluation transform (`model.pretrained_cfg.transform`; the architecture's defaults for
 random or file weights). Writes the run directory described in `keras_senet.training`.
@@ -15,19 +16,48 @@ from keras_senet.commands import _args
 
 def add_arguments(parser):
     parser.add_argument("model", help="registry name (keras-senet list)")
-    parser.add_argument("--weights", default="imagenet",
-                        help="backbone weights: 'imagenet', a tag ('cifar10', 'gluon_in1k'), "
-                        "a file, or 'none' for random")
+    _args.add_weights_argument(parser, "imagenet", what="backbone weights")
     _args.add_data_arguments(parser)
-    _args.add_run_arguments(parser, default_epochs=2)
+    _args.add_run_arguments(parser, default_epochs=4, epochs_help=(
+        "epochs in total: the backbone frozen first, then the last --unfrozen-epochs of "
+        "them train the whole network"))
     ft = parser.add_argument_group("fine-tuning")
-    ft.add_argument("--unfrozen-epochs", type=int, default=2,
-                    help="epochs of the second phase (whole network); 0 skips it")
+    ft.add_argument("--unfrozen-epochs", type=int, default=None,
+                    help="how many of the --epochs train the whole network (phase 2); 0: "
+                    "only the classifier trains (default: half of --epochs, rounded down)")
     ft.add_argument("--lr", type=float, default=1e-3, help="learning rate of phase 1")
     ft.add_argument("--unfrozen-lr-scale", type=float, default=0.1,
                     help="phase 2 learning rate = lr x this")
     ft.add_argument("--dropout", type=float, default=0.2, help="dropout before the classifier")
     parser.set_defaults(weight_decay=1e-4, optimizer="adamw")
+
+
+def phase_epochs(epochs, unfrozen_epochs=None):
+    """(frozen, unfrozen): how `--epochs` in total split into the two phases.
+
+    `unfrozen_epochs` None: half of them, rounded down, train the whole network.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"--epochs must be a positive number of epochs; received {epochs!r}.")
+    if unfrozen_epochs is None:
+        unfrozen_epochs = epochs // 2
+    if not 0 <= unfrozen_epochs <= epochs:
+        raise ValueError(f"--unfrozen-epochs {unfrozen_epochs} must be between 0 and --epochs "
+                         f"({epochs}): it counts the last epochs of the run, those that train "
+                         "the whole network.")
+    return epochs - unfrozen_epochs, unfrozen_epochs
+
+
+def describe_phases(frozen, unfrozen, lr, lr2):
+    """One line saying what each epoch of the run trains."""
+    parts = []
+    if frozen:
+        parts.append(f"epochs 1..{frozen}: the classifier only, backbone frozen (lr {lr:g})")
+    if unfrozen:
+        parts.append(f"epochs {frozen + 1}..{frozen + unfrozen}: the whole network "
+                     f"(lr {lr2:g})")
+    total = frozen + unfrozen
+    return f"{total} epoch{'s' if total > 1 else ''}: " + "; then ".join(parts)
 
 
 def build_finetune_model(name, weights, num_classes, input_size=None, dropout=0.2):
@@ -38,7 +68,7 @@ def build_finetune_model(name, weights, num_classes, input_size=None, dropout=0.
     from keras_senet import training
 
     spec = keras_senet.get_spec(name)
-    weights = None if weights in (None, "none", "None") else weights
+    weights = _args.weights_value(weights) if isinstance(weights, str) else weights
     size = input_size
     if size is None:
         # The checkpoint's evaluation size (a tag), else the architecture's default.
@@ -69,6 +99,8 @@ def run(args):
     from keras_senet.commands.train import finish
     from keras_senet.data_pipeline import load_datasets
 
+    frozen, unfrozen = phase_epochs(args.epochs, args.unfrozen_epochs)
+    lr2 = args.lr * args.unfrozen_lr_scale
     out = _args.run_dir(args, "finetune")
     state = _args.prepare_run_dir(out, args.resume)
     keras.utils.set_random_seed(args.seed)
@@ -91,8 +123,9 @@ def run(args):
     train_ds, val_ds, names = load_datasets(options, transform, args.batch_size, args.augment,
                                             seed=args.seed)
     steps = training.steps_in(train_ds)
-    print(f"{args.model} ({args.weights}) -> {len(names)} classes; transform {transform}; "
-          f"{steps} steps/epoch; {policy}")
+    print(f"{args.model} ({args.weights or 'random weights'}) -> {len(names)} classes; "
+          f"transform {transform}; {steps} steps/epoch; {policy}")
+    print(describe_phases(frozen, unfrozen, args.lr, lr2))
 
     def phase(lr, epochs, trainable):
         def setup(m):
@@ -103,11 +136,11 @@ def run(args):
             training.compile_model(m, opt, args.label_smoothing)
         return setup
 
-    phases = [training.Phase("frozen", args.epochs, phase(args.lr, args.epochs, False))]
-    if args.unfrozen_epochs:
-        lr2 = args.lr * args.unfrozen_lr_scale
-        phases.append(training.Phase("unfrozen", args.unfrozen_epochs,
-                                     phase(lr2, args.unfrozen_epochs, True)))
+    phases = []
+    if frozen:
+        phases.append(training.Phase("frozen", frozen, phase(args.lr, frozen, False)))
+    if unfrozen:
+        phases.append(training.Phase("unfrozen", unfrozen, phase(lr2, unfrozen, True)))
     if state is None:
         state = training.new_state({"command": _args.command_line(), "model": args.model,
                                     "weights": args.weights, "classes": names,

@@ -3,8 +3,9 @@
 
 def add_arguments(parser):
     parser.add_argument("name", help="registry name, e.g. seresnext50_32x4d")
-    parser.add_argument("--input-size", type=int, help="input height and width")
-    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--input-size", type=int, help="input height and width (default: "
+                        "the architecture's)")
+    parser.add_argument("--classes", type=int, default=1000, help="classifier width")
 
 
 def run(args):

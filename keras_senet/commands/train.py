@@ -15,14 +15,15 @@ from keras_senet.commands import _args
 
 def add_arguments(parser):
     parser.add_argument("model", help="registry name (keras-senet list)")
-    parser.add_argument("--weights", default=None,
-                        help="initial weights (default: random): a tag or a file")
+    _args.add_weights_argument(parser, None, what="initial weights")
     _args.add_data_arguments(parser)
     _args.add_run_arguments(parser, default_epochs=90)
     opt = parser.add_argument_group("schedule and distribution")
     opt.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
-    opt.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine")
-    opt.add_argument("--warmup-epochs", type=int, default=0)
+    opt.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine",
+                     help="learning-rate schedule: cosine decay to 0, x0.1 steps, or constant")
+    opt.add_argument("--warmup-epochs", type=int, default=0,
+                     help="epochs of linear learning-rate warm-up (cosine schedule)")
     opt.add_argument("--step-epochs", type=int, nargs="*",
                      help="epochs where the step schedule multiplies the LR by 0.1")
     opt.add_argument("--strategy", choices=("none", "mirrored", "multiworker", "tpu"),
@@ -30,7 +31,8 @@ def add_arguments(parser):
                      "keras.distribution.DataParallel whenever not 'none')")
     opt.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
     opt.add_argument("--logical-cpus", type=int, default=0,
-                     help="split the CPU into N logical devices (test distribution on CPU)")
+                     help="split the CPU into N logical devices (test distribution on CPU; "
+                     "0: do not split)")
 
 
 def run(args):
@@ -92,7 +94,7 @@ def finish(model, val_ds, out, state, title):
     from keras_senet import training
 
     training.save_tensors(model, os.path.join(out, "final.safetensors"))
-    model.save(os.path.join(out, "model.keras"))
+    training.save_model(model, os.path.join(out, "model.keras"))
     scores = model.evaluate(val_ds, verbose=0, return_dict=True)
     results = {"val_top1": scores["accuracy"], "val_top5": scores["top5"],
                "val_loss": scores["loss"], "epochs": len(state["history"]),

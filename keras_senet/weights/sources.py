@@ -3,6 +3,11 @@
 The rows mirror timm's `pretrained_cfgs` (timm 1.0.31): hub id, file, evaluation transform,
 licence; `top1` is timm's published ImageNet-1k validation top-1 (results-imagenet.csv),
 quoted as theirs, not measured here.
+
+How each kind of row is verified (keras_senet.weights.resolve):
+    Hugging Face rows (`hub_repo` set)  sha256 the Hub reports for the file (its ETag)
+    `.pth` release rows                 the sha256 prefix in the file's name
+    packaged rows                       the full sha256 recorded here
 """
 
 import dataclasses
@@ -40,15 +45,20 @@ class WeightSource:
         tag: timm's pretrained tag ("in1k", "a1_in1k", ...).
         url: where the file is downloaded from.
         file_name: name of the downloaded file in the cache.
-        file_format: "safetensors" or "pth".
+        file_format: "safetensors", "pth" or "keras_safetensors" (packaged, Keras layout).
         sha256: full sha256 of the file, or a prefix of it (the `.pth` release names carry
-            one); None where no hash is published.
+            one). None only for Hugging Face rows, which are checked against the sha256 the
+            Hub reports for the file at download time; every other row needs one.
         num_classes: classifier width.
         transform: the evaluation transform.
         license: the weights' licence.
         top1: timm's reported ImageNet top-1 (%), None where timm reports none; for the
             weights this project trained (`packaged_source`), the measured validation
             top-1 (%) on the held-out split named in weights/manifest.json.
+        hub_repo: the Hugging Face repository ("timm/seresnet50.a1_in1k") for rows fetched
+            with `huggingface_hub` into its shared cache; None for plain-URL rows.
+        hub_file: the file inside `hub_repo`.
+        hub_revision: the branch, tag or commit of `hub_repo`.
     """
 
     arch: str
@@ -61,6 +71,16 @@ class WeightSource:
     transform: EvalTransform = EvalTransform()
     license: str = "apache-2.0"
     top1: float | None = None
+    hub_repo: str | None = None
+    hub_file: str = "model.safetensors"
+    hub_revision: str = "main"
+
+    def __post_init__(self):
+        if self.hub_repo is None and not self.sha256:
+            raise ValueError(
+                f"The {self.arch}.{self.tag} weights from {self.url} have no sha256: a "
+                "download that cannot be verified is never loaded. Give its sha256 (or a "
+                "prefix of it), or host it on the Hugging Face hub (`hub_repo`).")
 
     @property
     def full_name(self):
@@ -86,11 +106,13 @@ def packaged_source(arch, tag, sha256, top1, num_classes=10, transform=IN_MODEL_
                         num_classes=num_classes, transform=transform, top1=top1)
 
 
-def hf_source(arch, tag, **kwargs):
-    """A checkpoint on the Hugging Face hub under `timm/<arch>.<tag>`."""
+def hf_source(arch, tag, repo=None, **kwargs):
+    """A checkpoint on the Hugging Face hub under `timm/<arch>.<tag>` (or `repo`), downloaded
+    with `huggingface_hub` and checked against the sha256 the Hub reports for it."""
+    repo = repo or f"timm/{arch}.{tag}"
     return WeightSource(
-        arch, tag, url=f"{HF_HUB}/timm/{arch}.{tag}/resolve/main/model.safetensors",
-        file_name=f"{arch}.{tag}.safetensors", **kwargs)
+        arch, tag, url=f"{HF_HUB}/{repo}/resolve/main/model.safetensors",
+        file_name=f"{arch}.{tag}.safetensors", hub_repo=repo, **kwargs)
 
 
 def pth_source(arch, tag, url, **kwargs):

@@ -70,7 +70,8 @@ def _error_cases(constructor, tmp_path):
     cases = [
         (dict(weights="instagram"), "The `weights` argument should be either"),
         (dict(weights=str(tmp_path / "missing.weights.h5")),
-         "The `weights` argument should be either"),
+         "Checkpoint file not found: .*missing.weights.h5' does not exist"),
+        (dict(weights=str(tmp_path)), "is a directory, not a checkpoint file"),
         (dict(weights=None, include_top=False, input_shape=(16, 16, 3)),
          f"Input size must be at least {spec.min_size}x{spec.min_size}"),
         (dict(weights=None, include_top=False, input_shape=(size, size)),
@@ -80,6 +81,13 @@ def _error_cases(constructor, tmp_path):
         (dict(weights=str(weights_file), classifier_activation="relu"),
          "Only `None` and `softmax` activations are allowed"),
         (dict(weights=None, include_top=False, pooling="mean"), "`pooling` must be one of"),
+        (dict(weights=None, include_top=False, input_shape=(size, size, 0)),
+         r"The channels in `input_shape` must be a positive integer.*\(\d+, \d+, 0\)"),
+        (dict(weights=None, include_top=False, input_shape=(size, -1, 3)),
+         "The width in `input_shape` must be a positive integer"),
+        (dict(weights=None, input_shape=f"{size},{size},3"),
+         "`input_shape` must be a tuple of three integers.*Received: input_shape='"),
+        (dict(weights=None, input_shape=size), "`input_shape` must be a tuple of three integers"),
     ]
     if pretrained:
         cases += [

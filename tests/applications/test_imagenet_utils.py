@@ -1,5 +1,8 @@
 """preprocess_input ("torch" mode) and decode_predictions with the shipped class index."""
 
+import importlib
+
+import keras
 import numpy as np
 import pytest
 
@@ -26,8 +29,52 @@ def test_preprocess_input_is_torch_mode():
     expected = (np.array([0, 128, 255]) / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(out[0, 0, 0], expected, rtol=1e-6)
     assert out.dtype == np.float32
-    import keras
     tensor_out = keras.ops.convert_to_numpy(preprocess_input(keras.ops.convert_to_tensor(pixels)))
     np.testing.assert_allclose(tensor_out, out, rtol=1e-6)
-    with pytest.raises(ValueError, match="channels_last"):
-        preprocess_input(pixels, data_format="channels_first")
+
+
+FAMILIES = [importlib.import_module(f"keras_senet.applications.{name}")
+            for name in ("se_resnet", "se_inception", "se_mobile", "se_vgg", "sknet")]
+
+
+def _channels_first(images):
+    """(..., H, W, C) -> (..., C, H, W): a batch or one image."""
+    return np.moveaxis(images, -1, -3)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda module: module.__name__.split(".")[-1])
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "single_image"])
+@pytest.mark.parametrize("as_tensor", [False, True], ids=["numpy", "tensor"])
+def test_channels_first_gives_the_transposed_channels_last_result(family, batched, as_tensor):
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 5, 4, 3)).astype("float32")
+    if not batched:
+        pixels = pixels[0]
+    convert = keras.ops.convert_to_tensor if as_tensor else np.array
+    last = keras.ops.convert_to_numpy(family.preprocess_input(convert(pixels)))
+    first = keras.ops.convert_to_numpy(
+        family.preprocess_input(convert(_channels_first(pixels)), data_format="channels_first"))
+    assert first.shape == _channels_first(pixels).shape
+    np.testing.assert_allclose(first, _channels_first(last), rtol=1e-6)
+    keras_reference = keras.applications.imagenet_utils.preprocess_input(
+        _channels_first(pixels), data_format="channels_first", mode="torch")
+    np.testing.assert_allclose(first, keras_reference, rtol=1e-5, atol=1e-6)
+
+
+def test_data_format_none_follows_the_keras_setting():
+    pixels = np.random.default_rng(1).integers(0, 256, (1, 3, 4, 5)).astype("float32")
+    keras.config.set_image_data_format("channels_first")
+    try:
+        default = preprocess_input(pixels)
+    finally:
+        keras.config.set_image_data_format("channels_last")
+    np.testing.assert_array_equal(default, preprocess_input(pixels, data_format="channels_first"))
+
+
+def test_bad_layouts_are_named():
+    pixels = np.zeros((1, 3, 8, 8), "uint8")
+    with pytest.raises(ValueError, match="'NHWC'"):
+        preprocess_input(pixels, data_format="NHWC")
+    with pytest.raises(ValueError, match=r"3 channels on axis 3 \(channels_last\).*\(1, 3, 8, 8\)"):
+        preprocess_input(pixels)  # channels_first images without `data_format`
+    with pytest.raises(ValueError, match="rank 2"):
+        preprocess_input(np.zeros((8, 3)), data_format="channels_first")

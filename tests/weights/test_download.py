@@ -1,171 +1,363 @@
-"""The pretrained download path, for real, against an HTTP server on 127.0.0.1.
+"""The pretrained download path, for real, against a fake Hugging Face hub on 127.0.0.1.
 
-A generated timm checkpoint is served locally and the registry's source for `seresnet18` is
-pointed at it: first load downloads, verifies, converts and caches; the second load needs no
-network; a corrupted file or a server dying mid-transfer leaves nothing in the cache; and no
-network gives an error that says where to put the file by hand.
+Hugging Face rows go through `huggingface_hub` into its cache (HF_HOME is a temporary folder
+here) and are checked against the sha256 the Hub reports; `.pth` release rows are fetched with
+urllib into KERAS_HOME and checked against the sha256 prefix in their name. The server
+(tests/weights/fake_hub.py) serves generated files good, bit-flipped, truncated or stalled.
 """
 
 import hashlib
-import http.server
+import json
 import os
-import threading
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-import keras_senet
-from keras_senet.weights import sources
+from keras_senet.weights import resolve, sources
 from keras_senet.weights.checkpoint_io import write_safetensors
-from keras_senet.weights.resolve import WeightsDownloadError, cache_dir
-from keras_senet.weights.sources import EvalTransform, WeightSource
+from keras_senet.weights.resolve import CorruptedWeightsError, WeightsDownloadError, cache_dir
+from keras_senet.weights.sources import hf_source, pth_source
+from tests.weights.fake_hub import FakeHub
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
-
-
-class CheckpointServer:
-    """Serves `files` {name: bytes}; `truncate` cuts a response short and drops the link."""
-
-    def __init__(self, files):
-        self.files, self.requests, self.truncate = files, [], False
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                server.requests.append(self.path)
-                body = server.files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 3] if server.truncate else body)
-                if server.truncate:
-                    self.wfile.flush()
-                    self.connection.close()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, name):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+REPO = "timm/seresnet18.local_in1k"
+HUB_PATH = f"{REPO}/resolve/main/model.safetensors"
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    reference = timm.create_model("seresnet18").eval()
-    path = tmp_path_factory.mktemp("ckpt") / "model.safetensors"
-    write_safetensors(path, {k: v.numpy() for k, v in reference.state_dict().items()})
-    data = path.read_bytes()
-    return reference, data, hashlib.sha256(data).hexdigest()
+def small_checkpoint(tmp_path, seed=0):
+    """A few kB of safetensors bytes, different for each seed."""
+    values = np.random.default_rng(seed).standard_normal(2000).astype("float32")
+    path = tmp_path / f"small{seed}.safetensors"
+    write_safetensors(path, {"fc.weight": values.reshape(40, 50)})
+    return path.read_bytes()
+
+
+def use_hub(monkeypatch, endpoint, hf_home):
+    """HF_ENDPOINT and HF_HOME for this process. huggingface_hub reads them once, at import,
+    so its constants are set too (the subprocess test below sets only the variables)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hf_home / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(hf_home / "token"))
 
 
 @pytest.fixture
-def server(checkpoint):
-    _, data, _ = checkpoint
-    server = CheckpointServer({"model.safetensors": data, "corrupted.safetensors":
-                               data[:-4] + b"oops"})
+def hub(tmp_path, monkeypatch):
+    server = FakeHub()
+    use_hub(monkeypatch, server.endpoint, tmp_path / "hf_home")
     yield server
     server.stop()
 
 
-def point_registry_at(monkeypatch, url, sha256):
-    source = WeightSource("seresnet18", "local_in1k", url=url,
-                          file_name="seresnet18.local_in1k.safetensors", sha256=sha256,
-                          transform=EvalTransform(crop_pct=0.9, interpolation="bicubic"))
-    monkeypatch.setitem(sources.SOURCES, "seresnet18", [source])
-    return source
+@pytest.fixture
+def hub_source():
+    return hf_source("seresnet18", "local_in1k", repo=REPO)
 
 
-def cache_contents():
+def hub_cache_files(tmp_path):
+    """Blobs and snapshot entries in the Hugging Face cache (locks and refs left out)."""
+    root = tmp_path / "hf_home" / "hub"
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and p.parent.name != "refs"
+                  and ".locks" not in p.parts and p.name != "CACHEDIR.TAG")
+
+
+def keras_cache_files():
     root = cache_dir()
-    return sorted(os.path.relpath(os.path.join(d, f), root)
-                  for d, _, files in os.walk(root) for f in files)
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, files in os.walk(root)
+                  for f in files if ".locks" not in d)
 
 
-def test_first_load_downloads_converts_and_caches_second_needs_no_network(
-        server, checkpoint, monkeypatch):
-    reference, _, sha256 = checkpoint
-    point_registry_at(monkeypatch, server.url("model.safetensors"), sha256)
-    x = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
-
-    model = keras_senet.create_model("seresnet18", weights="imagenet",
-                                     classifier_activation=None)
-    assert server.requests == ["/model.safetensors"]
-    assert cache_contents() == ["converted/seresnet18.local_in1k.safetensors",
-                                "seresnet18.local_in1k.safetensors"]
-    with torch.no_grad():
-        expected = reference(torch.from_numpy(x).permute(0, 3, 1, 2)).numpy()
-    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4)
-    assert model.pretrained_cfg.transform.crop_pct == 0.9  # the evaluation transform travels
-
-    server.stop()
-    os.remove(os.path.join(cache_dir(), "seresnet18.local_in1k.safetensors"))
-    again = keras_senet.create_model("seresnet18.local_in1k", weights="imagenet",
-                                     include_top=False, input_shape=(None, None, 3))
-    assert len(server.requests) == 1  # served from the converted cache
-    trunk = keras_senet.create_model("seresnet18", weights="local_in1k", features_only=True)
-    np.testing.assert_allclose(again.predict(x, verbose=0), trunk.predict(x, verbose=0)[-1],
-                               atol=1e-6)
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
 
 
-def test_corrupted_download_fails_the_hash_check_and_caches_nothing(server, checkpoint,
-                                                                   monkeypatch):
-    _, _, sha256 = checkpoint
-    point_registry_at(monkeypatch, server.url("corrupted.safetensors"), sha256)
-    with pytest.raises(ValueError, match="corrupted"):
-        keras_senet.create_model("seresnet18", weights="imagenet")
-    assert cache_contents() == []
+# --- Hugging Face rows --------------------------------------------------------------------
+
+def test_a_hub_file_lands_in_the_hf_cache_checked_against_the_hubs_sha256(
+        hub, hub_source, tmp_path):
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data)
+    path, digest = resolve.fetch_verified(hub_source)
+    assert digest == sha256(data)
+    assert path.startswith(str(tmp_path / "hf_home" / "hub" / "models--timm--seresnet18.local_in1k"))
+    assert os.path.basename(os.path.realpath(path)) == digest  # the blob named by its ETag
+    assert hub.gets() == [f"/{HUB_PATH}"]
+    assert keras_cache_files() == []  # nothing duplicated outside the shared cache
 
 
-def test_a_server_dying_mid_transfer_leaves_no_partial_file(server, checkpoint, monkeypatch):
-    _, _, sha256 = checkpoint
-    point_registry_at(monkeypatch, server.url("model.safetensors"), sha256)
-    server.truncate = True
-    with pytest.raises(WeightsDownloadError):
-        keras_senet.create_model("seresnet18", weights="imagenet")
-    assert cache_contents() == []
+def test_a_file_already_in_the_hf_cache_is_not_downloaded_again(hub, hub_source, tmp_path):
+    """A user who already ran timm (the same `hf_hub_download`) downloads nothing."""
+    import huggingface_hub
+
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data)
+    huggingface_hub.hf_hub_download(REPO, "model.safetensors")  # what timm does
+    hub.requests.clear()
+    assert resolve.fetch_verified(hub_source)[1] == sha256(data)
+    assert hub.gets() == []
 
 
-def test_without_network_the_error_says_where_to_put_the_file(monkeypatch):
-    point_registry_at(monkeypatch, "http://127.0.0.1:9/model.safetensors", None)
+def test_a_bit_flipped_hub_file_is_deleted_and_the_error_names_both_hashes(
+        hub, hub_source, tmp_path):
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data, mode="flipped")
+    with pytest.raises(CorruptedWeightsError) as error:
+        resolve.fetch(hub_source)
+    message = str(error.value)
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 1
+    assert f"{REPO}/model.safetensors" in message
+    assert f"the Hub reports {sha256(data)}" in message
+    assert f"its sha256 is {sha256(bytes(flipped))}" in message
+    assert hub_cache_files() if False else hub_cache_files(tmp_path) == []
+    hub.add(HUB_PATH, data)  # the next load downloads it afresh
+    assert resolve.fetch_verified(hub_source)[1] == sha256(data)
+
+
+def test_a_truncated_hub_body_without_length_fails_the_hash_check(hub, hub_source, tmp_path):
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data, mode="truncated_no_length")
+    with pytest.raises(CorruptedWeightsError, match=f"the Hub reports {sha256(data)}"):
+        resolve.fetch(hub_source)
+    assert hub_cache_files(tmp_path) == []
+
+
+@pytest.mark.slow  # huggingface_hub retries a dropped transfer 5 times, a second apart
+def test_a_hub_transfer_cut_short_of_its_length_caches_nothing(hub, hub_source, tmp_path):
+    hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="truncated")
+    with pytest.raises(WeightsDownloadError, match="Could not download"):
+        resolve.fetch(hub_source)
+    assert hub_cache_files(tmp_path) == []
+
+
+def test_a_hub_that_does_not_answer_fails_within_the_timeout(hub, hub_source, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.setenv("KERAS_SENET_DOWNLOAD_TIMEOUT", "2")
+    hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="stall_head")
+    start = time.monotonic()
+    with pytest.raises(WeightsDownloadError, match="hf download"):
+        resolve.fetch(hub_source)
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.slow
+def test_a_hub_transfer_that_stalls_fails_with_a_clear_error(hub, hub_source, tmp_path,
+                                                             monkeypatch):
+    """huggingface_hub resumes a stalled transfer up to 5 times, each waiting the timeout:
+    the error comes within 6 x (timeout + 1 s)."""
+    monkeypatch.setenv("KERAS_SENET_DOWNLOAD_TIMEOUT", "2")
+    hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="stall_body")
+    start = time.monotonic()
+    with pytest.raises(WeightsDownloadError, match="Could not download"):
+        resolve.fetch(hub_source)
+    assert time.monotonic() - start < 6 * (2 + 1) + 3
+    assert hub_cache_files(tmp_path) == []
+
+
+def test_the_hf_token_is_sent(hub, hub_source, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_local_test_token")
+    hub.add(HUB_PATH, small_checkpoint(tmp_path))
+    resolve.fetch(hub_source)
+    assert {headers.get("authorization") for _, _, headers in hub.requests} == {
+        "Bearer hf_local_test_token"}
+
+
+def test_offline_the_cached_hub_file_is_used_and_still_checked(hub, hub_source, tmp_path,
+                                                               monkeypatch):
+    from huggingface_hub import constants
+
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data)
+    path = resolve.fetch(hub_source)
+    hub.requests.clear()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert resolve.fetch_verified(hub_source) == (path, sha256(data))
+    assert hub.requests == []
+
+    blob = os.path.realpath(path)
+    with open(blob, "r+b") as f:  # the file a user copied in is damaged
+        f.seek(100)
+        f.write(b"\0\0\0\0")
+    with pytest.raises(CorruptedWeightsError) as error:
+        resolve.fetch(hub_source)
+    assert f"the Hub reports {sha256(data)}" in str(error.value)
+    assert f"its sha256 is {hashlib.sha256(open(tmp_path / 'small0.safetensors', 'rb').read()).hexdigest()}" not in str(error.value)
+    assert not os.path.exists(blob) and not os.path.lexists(path)
+
+
+def test_offline_without_the_file_the_error_says_how_to_get_it(hub, hub_source, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(WeightsDownloadError) as error:
-        keras_senet.create_model("seresnet18", weights="imagenet")
-    expected = os.path.join(cache_dir(), "seresnet18.local_in1k.safetensors")
-    assert f"put it at {expected}" in str(error.value)
-    assert cache_contents() == []
+        resolve.fetch(hub_source)
+    assert f"hf download {REPO} model.safetensors" in str(error.value)
+    assert hub.requests == []
 
 
-def test_a_file_put_in_the_cache_by_hand_is_used(checkpoint, monkeypatch):
-    _, data, sha256 = checkpoint
-    point_registry_at(monkeypatch, "http://127.0.0.1:9/model.safetensors", sha256)
-    os.makedirs(cache_dir(), exist_ok=True)
-    with open(os.path.join(cache_dir(), "seresnet18.local_in1k.safetensors"), "wb") as f:
+def test_every_hugging_face_row_is_verified_against_the_hub():
+    """No row loads unverified: Hub rows carry their repository, the others a sha256."""
+    rows = [s for arch in sources.SOURCES.values() for s in arch]
+    hub_rows = [s for s in rows if s.url.startswith(sources.HF_HUB)]
+    assert len(hub_rows) == 20
+    assert all(s.hub_repo == f"timm/{s.full_name}" for s in hub_rows)
+    assert all(s.sha256 for s in rows if s.hub_repo is None)
+    with pytest.raises(ValueError, match="no sha256"):
+        sources.WeightSource("x", "y", url="https://example.invalid/x.pth", file_name="x.pth")
+
+
+# --- `.pth` release rows (plain URLs) ---------------------------------------------------
+
+def pth_row(server, data, name="seresnet18"):
+    file_name = f"{name}-{sha256(data)[:8]}.pth"
+    return pth_source("seresnet18", "local_in1k", f"{server.endpoint}/files/{file_name}")
+
+
+def test_a_release_file_is_checked_against_its_sha256_prefix(hub, tmp_path):
+    data = small_checkpoint(tmp_path)
+    good = pth_row(hub, data)
+    hub.add(f"files/{good.file_name}", data)
+    assert resolve.fetch_verified(good) == (os.path.join(cache_dir(), good.file_name),
+                                            sha256(data))
+    bad = pth_source("seresnet18", "local_in1k", f"{hub.endpoint}/files/seresnet18-00000000.pth")
+    hub.add(f"files/{bad.file_name}", data)
+    with pytest.raises(CorruptedWeightsError, match=f"its sha256 is {sha256(data)}"):
+        resolve.fetch(bad)
+    assert keras_cache_files() == [good.file_name]
+
+
+@pytest.mark.parametrize("mode", ["truncated", "truncated_no_length", "flipped"])
+def test_a_damaged_release_download_caches_nothing(hub, tmp_path, mode):
+    data = small_checkpoint(tmp_path)
+    source = pth_row(hub, data)
+    hub.add(f"files/{source.file_name}", data, mode=mode)
+    expected = WeightsDownloadError if mode == "truncated" else CorruptedWeightsError
+    with pytest.raises(expected):
+        resolve.fetch(source)
+    assert keras_cache_files() == []
+
+
+def test_a_stalled_release_server_fails_within_the_timeout(hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_SENET_DOWNLOAD_TIMEOUT", "2")
+    data = small_checkpoint(tmp_path)
+    source = pth_row(hub, data)
+    hub.add(f"files/{source.file_name}", data, mode="stall_body")
+    start = time.monotonic()
+    with pytest.raises(WeightsDownloadError, match="sent nothing for 2 s after 10 bytes"):
+        resolve.fetch(source)
+    assert time.monotonic() - start < 4
+    assert keras_cache_files() == []
+
+
+def test_a_bad_timeout_setting_is_named(monkeypatch):
+    monkeypatch.setenv("KERAS_SENET_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="KERAS_SENET_DOWNLOAD_TIMEOUT='soon'"):
+        resolve.download_timeout()
+
+
+def test_without_network_the_error_says_where_to_put_the_file(tmp_path):
+    source = pth_source("seresnet18", "local_in1k", "http://127.0.0.1:9/seresnet18-0badc0de.pth")
+    with pytest.raises(WeightsDownloadError) as error:
+        resolve.fetch(source)
+    assert f"put it at {os.path.join(cache_dir(), source.file_name)}" in str(error.value)
+    assert keras_cache_files() == []
+
+
+def test_a_file_put_in_the_cache_by_hand_is_used(tmp_path):
+    data = small_checkpoint(tmp_path)
+    source = pth_source("seresnet18", "local_in1k",
+                        f"http://127.0.0.1:9/seresnet18-{sha256(data)[:8]}.pth")
+    os.makedirs(cache_dir())
+    with open(os.path.join(cache_dir(), source.file_name), "wb") as f:
         f.write(data)
-    model = keras_senet.create_model("seresnet18", weights="imagenet")
-    assert model.pretrained_cfg.full_name == "seresnet18.local_in1k"
+    assert resolve.fetch_verified(source)[1] == sha256(data)
 
 
-def test_legacy_release_files_are_checked_against_their_sha256_prefix(server, checkpoint,
-                                                                       monkeypatch, tmp_path):
-    from keras_senet.weights.sources import pth_source
+def test_a_wrong_file_put_in_the_cache_is_named_not_asked_for_again(tmp_path):
+    data, other = small_checkpoint(tmp_path), small_checkpoint(tmp_path, seed=1)
+    source = pth_source("seresnet18", "local_in1k",
+                        f"http://127.0.0.1:9/seresnet18-{sha256(data)[:8]}.pth")
+    target = os.path.join(cache_dir(), source.file_name)
+    os.makedirs(cache_dir())
+    with open(target, "wb") as f:
+        f.write(other)
+    with pytest.raises(WeightsDownloadError) as error:
+        resolve.fetch(source)
+    message = str(error.value)
+    assert f"has sha256 {sha256(other)}" in message
+    assert f"the published one starts with {sha256(data)[:8]}" in message
+    assert f"put it at {target}" not in message
+    assert not os.path.exists(target)
 
-    _, data, sha256 = checkpoint
-    source = pth_source("seresnet18", "local_in1k", server.url(f"seresnet18-{sha256[:8]}.pth"))
-    assert source.sha256 == sha256[:8] and source.file_format == "pth"
-    bad = pth_source("seresnet18", "local_in1k", server.url("seresnet18-00000000.pth"))
-    server.files[bad.file_name] = data
-    monkeypatch.setitem(sources.SOURCES, "seresnet18", [bad])
-    with pytest.raises(ValueError, match="corrupted"):
-        keras_senet.create_model("seresnet18", weights="imagenet")
+
+def test_staging_left_by_killed_runs_is_swept(hub, tmp_path):
+    data = small_checkpoint(tmp_path)
+    source = pth_row(hub, data)
+    hub.add(f"files/{source.file_name}", data)
+    root = cache_dir()
+    mine = os.path.join(root, f".download-{source.file_name}-dead")  # its lock is free now
+    old = os.path.join(root, ".download-other.pth-old")
+    busy = os.path.join(root, ".download-other.pth-busy")  # another run, writing now
+    for folder in (mine, old, busy):
+        os.makedirs(folder)
+        with open(os.path.join(folder, "partial"), "wb") as f:
+            f.write(b"partial")
+    a_day_ago = time.time() - 86400
+    for path in (old, os.path.join(old, "partial")):
+        os.utime(path, (a_day_ago, a_day_ago))
+    resolve.fetch(source)
+    assert sorted(os.listdir(root)) == [".download-other.pth-busy", ".locks", source.file_name]
+
+
+CONCURRENT_FETCH = """
+import json, os, pathlib, sys
+os.environ["KERAS_BACKEND"] = "numpy"
+from keras_senet.weights import resolve, sources
+kind, url_or_repo, started = sys.argv[1:4]
+if kind == "hub":
+    source = sources.hf_source("seresnet18", "local_in1k", repo=url_or_repo)
+else:
+    source = sources.pth_source("seresnet18", "local_in1k", url_or_repo)
+pathlib.Path(started, str(os.getpid())).touch()
+print(json.dumps(resolve.fetch_verified(source)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["hub", "release"])
+def test_two_processes_fetching_at_once_download_once(hub, tmp_path, kind):
+    data = small_checkpoint(tmp_path)
+    started = tmp_path / "started"
+    started.mkdir()
+    if kind == "hub":
+        hub.add(HUB_PATH, data, mode="slow")
+        where = REPO
+    else:
+        source = pth_row(hub, data)
+        hub.add(f"files/{source.file_name}", data, mode="slow")
+        where = source.url
+    hub.release_after = (started, 2)  # the body starts once both processes are fetching
+    env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf_home")}
+    env.pop("HF_TOKEN", None)
+    runs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_FETCH, kind, where, str(started)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    results = []
+    for run in runs:
+        out, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert results[0] == results[1]
+    path, digest = results[0]
+    assert digest == sha256(data) and open(path, "rb").read() == data
+    assert len(hub.gets()) == 1
