@@ -5,6 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# setuptools warns on every editable install that a folder is named like the package (it is:
+# this checkout); nothing to act on.
+PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip
 
 .PHONY: demo test clean
 
@@ -13,15 +16,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.base: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -q -e .
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.test: $(VENV)/.base
-	$(BIN)/pip install -q -e ".[test,export,data]"
+	$(PIP) install -q -e ".[test,export,data]"
 	touch $@
 
 $(VENV)/.demo: $(VENV)/.base
-	$(BIN)/pip install -q -e ".[data]"
+	$(PIP) install -q -e ".[data]"
 	touch $@
 
 demo: $(VENV)/.demo
