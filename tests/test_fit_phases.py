@@ -3,6 +3,9 @@ after its directory travelled to another machine as a bundle (keras_senet.run_bu
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import tarfile
 
 import keras
@@ -173,3 +176,33 @@ def test_plot_curves_of_two_one_epoch_phases(tmp_path):
     assert x[0] < 1 < x[-1] == 2  # the unfrozen epoch's windows follow the frozen one's
     training.plot_curves(history, tmp_path / "curves.png", title="tiny")
     assert Image.open(tmp_path / "curves.png").size == (1000, 400)
+
+
+KILLED_WHILE_SAVING = """
+import os, signal, sys
+import keras
+from keras_senet import training
+
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+
+def killed_while_writing(path, *args, **kwargs):
+    open(path, "wb").close()  # what a zip writer killed at its start leaves: an empty file
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+model.save = killed_while_writing
+training.save_model(model, sys.argv[1])
+"""
+
+
+def test_a_run_killed_while_saving_its_model_leaves_no_empty_model_file(tmp_path):
+    target = tmp_path / "model.keras"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_SAVING, str(target)],
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert killed.returncode == -signal.SIGKILL
+    assert not target.exists()  # only the temporary file beside it, never model.keras
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    training.save_model(model, str(target))  # the next run overwrites the leftover
+    assert os.listdir(tmp_path) == ["model.keras"]
+    assert keras.models.load_model(target).count_params() == 3

@@ -137,7 +137,7 @@ def read_pth(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 (torch raises many types for a bad file)
         raise CheckpointError(
-            f"{path!r} is not a readable PyTorch checkpoint: {_first_line(e)}."
+            f"{path!r} is not a readable PyTorch checkpoint: {first_line(e)}."
             f"{_text_hint(path)} If it holds more than tensors (optimizer, argparse "
             f"arguments), {_PTH_FIX[0].lower()}{_PTH_FIX[1:]}") from None
     return _tensors_of(path, _unwrap(path, state), torch)
@@ -172,7 +172,8 @@ def _short(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _first_line(error):
+def first_line(error):
+    """The first line of an exception's message, or its type's name when it has none."""
     lines = str(error).strip().splitlines()
     return (lines[0] if lines else "") or type(error).__name__
 

@@ -28,6 +28,7 @@ import urllib.request
 
 import keras
 
+from keras_senet import atomic
 from keras_senet.weights import checkpoint_io
 from keras_senet.weights.sources import PACKAGE_SCHEME, WeightSource, find_source, sources_for
 
@@ -257,7 +258,8 @@ def _hub_metadata(source, timeout):
             errors.EntryNotFoundError) as e:
         raise WeightsDownloadError(
             f"The Hugging Face hub has no {source.hub_file} in {source.hub_repo} at "
-            f"{source.hub_revision!r} ({_first_line(e)}). If HF_ENDPOINT points at a mirror, "
+            f"{source.hub_revision!r} ({checkpoint_io.first_line(e)}). If HF_ENDPOINT points "
+            "at a mirror, "
             "check that it carries the repository; for a private one set HF_TOKEN.") from None
     if metadata.commit_hash is None or metadata.etag is None:
         raise WeightsDownloadError(
@@ -341,16 +343,11 @@ def _hub_hint(source, reason):
 
     return (
         f"Could not download the {source.full_name} weights ({source.hub_file} of "
-        f"{source.hub_repo} on {constants.ENDPOINT}): {_first_line(reason)}. To use them "
-        f"without network here, run `hf download {source.hub_repo} {source.hub_file}` where "
+        f"{source.hub_repo} on {constants.ENDPOINT}): {checkpoint_io.first_line(reason)}. "
+        f"To use them without network here, run `hf download {source.hub_repo} {source.hub_file}` where "
         f"there is network and copy that Hugging Face cache to {constants.HF_HUB_CACHE} "
         "(HF_HOME / HF_HUB_CACHE choose it), set HF_ENDPOINT to a reachable mirror, or pass "
         "the file's path as `weights=`.")
-
-
-def _first_line(error):
-    text = str(error).strip().splitlines()
-    return (text[0] if text else "") or type(error).__name__
 
 
 # --- plain-URL rows (the `.pth` releases) ------------------------------------------------
@@ -471,6 +468,7 @@ def _atomic_write_safetensors(path, tensors, metadata):
     os.close(fd)
     try:
         checkpoint_io.write_safetensors(tmp, tensors, metadata)
+        os.chmod(tmp, atomic.file_mode())  # mkstemp's 0600 -> what the umask allows
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -26,7 +26,7 @@ class FakeHub:
     """Serves registered files; records every request as (method, path, headers)."""
 
     def __init__(self):
-        self.files, self.requests = {}, []
+        self.files, self.commits, self.requests = {}, {}, []
         self.stopping = threading.Event()
         self.release_after = None  # (folder, count): `slow` GETs wait for count files there
         hub = self
@@ -52,9 +52,20 @@ class FakeHub:
     def endpoint(self):
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def add(self, path, data, mode="good"):
+    def _branch_path(self, path):
+        """The branch and the commit it points at name the same file (hf_hub_download asks
+        for the commit the branch's HEAD answer reported)."""
+        repo, found, rest = path.partition("/resolve/")
+        revision, _, name = rest.partition("/")
+        main = f"{repo}/resolve/main/{name}"
+        if found and self.commits.get(main) == revision:
+            return main
+        return path
+
+    def add(self, path, data, mode="good", commit=COMMIT):
         """Serves `data` at `path` ("timm/x.y/resolve/main/model.safetensors" or
-        "files/x.pth"), advertising its sha256 and length, and misbehaving per `mode`:
+        "files/x.pth") at `commit`, advertising its sha256 and length, and misbehaving per
+        `mode`:
 
             good                  as the Hub does
             flipped               one bit flipped in the body, same length
@@ -67,6 +78,7 @@ class FakeHub:
         """
         assert mode in MODES, mode
         self.files[path.lstrip("/")] = (data, mode)
+        self.commits[path.lstrip("/")] = commit
 
     def gets(self):
         """The file downloads (GETs of served paths; not the client's own /api/ calls)."""
@@ -75,10 +87,7 @@ class FakeHub:
 
     def serve(self, handler, body):
         self.requests.append((handler.command, handler.path, dict(handler.headers)))
-        # The branch and the commit it points at name the same file (hf_hub_download asks
-        # for the commit the branch's HEAD answer reported).
-        entry = self.files.get(handler.path.lstrip("/").replace(f"/resolve/{COMMIT}/",
-                                                                "/resolve/main/"))
+        entry = self.files.get(self._branch_path(handler.path.lstrip("/")))
         if entry is None:
             handler.send_response(404)
             handler.send_header("Content-Length", "0")
@@ -93,7 +102,8 @@ class FakeHub:
             self._wait_for_release()
         sent = self._body(data, mode)
         handler.send_response(200)
-        handler.send_header("X-Repo-Commit", COMMIT)
+        handler.send_header("X-Repo-Commit", self.commits[self._branch_path(
+            handler.path.lstrip("/"))])
         handler.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')  # the Git pointer's
         handler.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
         if mode == "truncated_no_length":

@@ -361,3 +361,107 @@ def test_two_processes_fetching_at_once_download_once(hub, tmp_path, kind):
     path, digest = results[0]
     assert digest == sha256(data) and open(path, "rb").read() == data
     assert len(hub.gets()) == 1
+
+
+# --- the converted cache -----------------------------------------------------------------
+
+@pytest.fixture
+def conversions(monkeypatch):
+    """Stands in for the timm -> Keras converter (no torch needed): records each state dict
+    it converts and returns its tensors under "keras/<name>"."""
+    calls = []
+
+    def convert_reference(model, spec, state_dict):
+        calls.append(state_dict)
+        return {f"keras/{name}": value for name, value in state_dict.items()}
+
+    monkeypatch.setattr("keras_senet.convert.convert_reference", convert_reference)
+    return calls
+
+
+def converted_file(source):
+    return os.path.join(cache_dir(), "converted", f"{source.full_name}.safetensors")
+
+
+def test_the_converted_cache_records_its_source_and_is_reused_for_it(
+        hub, hub_source, tmp_path, conversions):
+    from keras_senet.weights.checkpoint_io import read_safetensors
+
+    data = small_checkpoint(tmp_path)
+    hub.add(HUB_PATH, data)
+    first = resolve.pretrained_weights(None, None, hub_source)
+    _, metadata = read_safetensors(converted_file(hub_source))
+    assert metadata["source_sha256"] == sha256(data)
+    again = resolve.pretrained_weights(None, None, hub_source)
+    assert len(conversions) == 1  # the second load read the converted file
+    np.testing.assert_array_equal(again["keras/fc.weight"], first["keras/fc.weight"])
+
+
+def test_a_changed_source_is_converted_again(hub, hub_source, tmp_path, conversions):
+    hub.add(HUB_PATH, small_checkpoint(tmp_path))
+    resolve.pretrained_weights(None, None, hub_source)
+    updated = small_checkpoint(tmp_path, seed=1)  # the Hub's file changed (a new commit)
+    hub.add(HUB_PATH, updated, commit="fedcba9876543210fedcba9876543210fedcba98")
+    tensors = resolve.pretrained_weights(None, None, hub_source)
+    assert len(conversions) == 2
+    expected = np.frombuffer(updated[-8000:], "float32").reshape(40, 50)
+    np.testing.assert_array_equal(tensors["keras/fc.weight"], expected)
+
+
+def test_a_converted_file_whose_source_is_gone_is_not_used(hub, hub_source, tmp_path,
+                                                          conversions, monkeypatch):
+    from huggingface_hub import constants
+
+    hub.add(HUB_PATH, small_checkpoint(tmp_path))
+    path = resolve.fetch(hub_source)
+    resolve.pretrained_weights(None, None, hub_source)
+    os.remove(os.path.realpath(path))  # the raw file is deleted; the converted one stays
+    os.remove(path)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(WeightsDownloadError, match="Could not download"):
+        resolve.pretrained_weights(None, None, hub_source)
+    assert os.path.exists(converted_file(hub_source))  # there, but not trusted alone
+
+
+def test_a_damaged_converted_file_is_converted_again(hub, hub_source, tmp_path, conversions):
+    hub.add(HUB_PATH, small_checkpoint(tmp_path))
+    resolve.pretrained_weights(None, None, hub_source)
+    converted = converted_file(hub_source)
+    with open(converted, "r+b") as f:  # a crash of the disk or of a copy
+        f.truncate(os.path.getsize(converted) // 2)
+    resolve.pretrained_weights(None, None, hub_source)
+    assert len(conversions) == 2
+    resolve.pretrained_weights(None, None, hub_source)
+    assert len(conversions) == 2
+
+
+def test_a_conversion_killed_midway_leaves_nothing_trusted(hub, hub_source, tmp_path,
+                                                           conversions):
+    """A killed run leaves its staging file (`.tmp-NAME-*`) and no converted file; the next
+    run sweeps the staging file and converts."""
+    hub.add(HUB_PATH, small_checkpoint(tmp_path))
+    folder = os.path.dirname(converted_file(hub_source))
+    os.makedirs(folder)
+    staging = os.path.join(folder, f".tmp-{os.path.basename(converted_file(hub_source))}-x")
+    with open(staging, "wb") as f:
+        f.write(b"half a safetensors file")
+    resolve.pretrained_weights(None, None, hub_source)
+    assert len(conversions) == 1
+    assert sorted(os.listdir(folder)) == [".locks", os.path.basename(converted_file(hub_source))]
+
+
+def test_cached_weights_are_readable_by_other_users(hub, hub_source, tmp_path, conversions):
+    """TF Serving and shared machines read the cache as another user: under umask 022 the
+    converted file and the downloaded release are 0644, like any file `open()` makes."""
+    old_mask = os.umask(0o022)
+    try:
+        hub.add(HUB_PATH, small_checkpoint(tmp_path))
+        resolve.pretrained_weights(None, None, hub_source)
+        data = small_checkpoint(tmp_path, seed=1)
+        release = pth_row(hub, data)
+        hub.add(f"files/{release.file_name}", data)
+        downloaded = resolve.fetch(release)
+    finally:
+        os.umask(old_mask)
+    for path in (converted_file(hub_source), downloaded):
+        assert oct(os.stat(path).st_mode & 0o777) == oct(0o644), path
