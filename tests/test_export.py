@@ -517,3 +517,215 @@ def test_batch_norm_is_folded_into_the_exported_convolutions(tmp_path):
     assert command.run(args) == 0
     assert _saved_op_counts(tmp_path / "kept").get("Rsqrt", 0) >= 20  # seresnet18's 20 BNs
 
+
+
+
+# --- TFLite / ONNX verification: natural inputs, errors relative to the outputs' scale ------
+
+def photo_crops(photos, size, per_photo=8, seed=0):
+    """Random `size` x `size` crops (half of them mirrored) of the photos shrunk to 2 x size."""
+    rng = np.random.default_rng(seed)
+    small = tf.image.resize(photos, (2 * size, 2 * size), antialias=True).numpy()
+    crops = []
+    for image in small:
+        for _ in range(per_photo):
+            top, left = rng.integers(0, size + 1, 2)
+            crop = image[top:top + size, left:left + size]
+            crops.append(crop[:, ::-1] if rng.random() < 0.5 else crop)
+    return np.stack(crops)
+
+
+def calibrate_batch_norm(model, images):
+    """Sets every BatchNorm's moving mean and variance to those of `images` flowing through
+    the model, as training on such images leaves them: one pass in training mode with
+    momentum 0 (each layer then sees its inputs normalised with the statistics it keeps)."""
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    try:
+        model(images, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+
+def uniform_noise(batch=2, size=32):
+    """What the verification fed before: uniform noise, ImageNet-normalised."""
+    pixels = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3))
+    return preprocess_input(pixels.astype("float32"))
+
+
+@pytest.fixture(scope="module")
+def photo_statistics_logits(photos):
+    """A logits model (`classifier_activation=None`) in the state training leaves it: stem
+    filters that respond to edges, not to flat colour (zero-mean kernels), and BatchNorm
+    statistics of real photos. Its logits are a few units on photos and hundreds on
+    uniform noise, which it never saw."""
+    keras.utils.set_random_seed(0)
+    model = keras_senet.create_model("se_shufflenet_g3", input_shape=(32, 32, 3), classes=10,
+                                     classifier_activation=None)
+    randomise_batch_norm(model)
+    stem = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    kernel = stem.kernel.numpy()
+    stem.kernel.assign(kernel - kernel.mean(axis=(0, 1), keepdims=True))
+    calibrate_batch_norm(model, preprocess_input(photo_crops(photos, 32)))
+    return model
+
+
+def test_float_exports_of_a_logits_model_with_photo_statistics_pass_their_verification(
+        photo_statistics_logits, tmp_path):
+    model = photo_statistics_logits
+    # On noise its float32 TFLite file differed by 0.3 out of |1000|: an absolute 1e-4 failed.
+    assert np.abs(model.predict(uniform_noise(), verbose=0)).max() > 100
+    messages = []
+    tflite = export.export_tflite(model, tmp_path / "m.tflite", log=messages.append)
+    assert tflite.relative_diff <= export.VERIFY_RTOL
+    assert tflite.top1_agreement is None  # a figure of quantised exports only
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    onnx = export.export_onnx(model, tmp_path / "m.onnx", log=messages.append)
+    assert onnx.relative_diff <= export.VERIFY_RTOL
+    figures = [m for m in messages if "vs Keras on 4 synthetic images: max abs diff" in m]
+    assert len(figures) == 2 and all("(relative " in m for m in figures), messages
+
+
+@pytest.fixture(scope="module")
+def cifar_logits():
+    """SE-ResNet-20 with the packaged CIFAR-10 weights (trained BatchNorm statistics), its
+    classifier giving logits. It normalises 0..255 pixels itself."""
+    return keras_senet.create_model("se_resnet20_cifar", weights="cifar10",
+                                    classifier_activation=None)
+
+
+def test_the_trained_cifar_network_exports_as_logits_to_every_format(cifar_logits, tmp_path):
+    messages = []
+    quantized = export.export_tflite(cifar_logits, tmp_path / "q.tflite", quantize="dynamic",
+                                     log=messages.append)
+    assert quantized.top1_agreement == 1.0
+    assert quantized.relative_diff <= export.QUANTIZED_RTOL / 3  # measured 0.014
+    assert any("top-1 agreement 4/4, relative error" in m for m in messages), messages
+    tflite = export.export_tflite(cifar_logits, tmp_path / "m.tflite", log=None)
+    assert tflite.relative_diff <= export.VERIFY_RTOL
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("tf2onnx")
+    onnx = export.export_onnx(cifar_logits, tmp_path / "m.onnx", log=None)
+    assert onnx.relative_diff <= export.VERIFY_RTOL
+    # The Normalization layer's mean / variance are stored in the file, not extra inputs.
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["inputs"]
+
+
+def test_verification_images_are_natural_looking_and_deterministic():
+    images = export.natural_images((32, 48))
+    assert images.shape == (4, 32, 48, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, export.natural_images((32, 48)))
+    # Smooth: neighbouring pixels differ by a few levels (uniform noise: 85 on average).
+    assert np.abs(np.diff(images.astype(int), axis=2)).mean() < 10
+    assert images.std() > 40  # but not flat
+
+
+@pytest.mark.parametrize("quantize,bound", [(None, "0.0001"), ("dynamic", "0.1")])
+def test_verification_fails_naming_the_relative_error_of_outputs_that_are_off(
+        tiny, tmp_path, monkeypatch, quantize, bound):
+    run = export.run_tflite
+    monkeypatch.setattr(export, "run_tflite", lambda interpreter, x: run(interpreter, x) + 5.0)
+    with pytest.raises(export.ExportError, match=rf"TFLite.* by more than {bound} of their "
+                       r"scale: relative error [0-9.]+ \(max abs diff 5"):
+        export.export_tflite(tiny, tmp_path / "m.tflite", quantize=quantize, log=None)
+    assert list(tmp_path.iterdir()) == []
+    # `atol`, when given, is an absolute bound, as it always was.
+    report = export.export_tflite(tiny, tmp_path / "m.tflite", quantize=quantize, atol=6.0,
+                                  log=None)
+    assert report.max_abs_diff == pytest.approx(5.0, abs=0.1)
+
+
+def test_a_quantised_export_whose_top_1_classes_moved_fails(tiny, tmp_path, monkeypatch):
+    run = export.run_tflite
+    monkeypatch.setattr(export, "run_tflite",
+                        lambda interpreter, x: np.roll(run(interpreter, x), 1, axis=-1))
+    with pytest.raises(export.ExportError, match=r"top-1 agreement 0/4|on only 0/4"):
+        export.export_tflite(tiny, tmp_path / "q.tflite", quantize="dynamic", log=None)
+
+
+# --- running TFLite files ------------------------------------------------------------------
+
+class CountingInterpreter:
+    """Forwards to an interpreter, recording its resizes and allocations."""
+
+    def __init__(self, interpreter):
+        self.interpreter = interpreter
+        self.calls = []
+
+    def resize_tensor_input(self, *args, **kwargs):
+        self.calls.append("resize")
+        return self.interpreter.resize_tensor_input(*args, **kwargs)
+
+    def allocate_tensors(self):
+        self.calls.append("allocate")
+        return self.interpreter.allocate_tensors()
+
+    def __getattr__(self, name):
+        return getattr(self.interpreter, name)
+
+
+def test_run_tflite_reallocates_only_when_the_batch_shape_changes(tiny, tmp_path):
+    path = tmp_path / "m.tflite"
+    export.export_tflite(tiny, path, verify=False, log=None)
+    x = preprocess_input(export.natural_images((32, 32)).astype("float32"))
+    interpreter = CountingInterpreter(export.tflite_interpreter(path))
+    first = export.run_tflite(interpreter, x)
+    np.testing.assert_array_equal(export.run_tflite(interpreter, x), first)
+    assert interpreter.calls == ["resize", "allocate"]
+    np.testing.assert_allclose(first, tiny.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(export.run_tflite(interpreter, x[:2]), first[:2], atol=1e-6)
+    assert interpreter.calls == ["resize", "allocate"] * 2
+    # A fresh interpreter's input already has batch 1: it is allocated, not resized.
+    fresh = CountingInterpreter(export.tflite_interpreter(path.read_bytes()))
+    export.run_tflite(fresh, x[:1])
+    export.run_tflite(fresh, x[:1])
+    assert fresh.calls == ["allocate"]
+
+
+def test_tflite_interpreter_uses_every_cpu_unless_told_otherwise(tiny, tmp_path, monkeypatch):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    threads = []
+
+    class RecordingInterpreter(litert.Interpreter):
+        def __init__(self, *args, **kwargs):
+            threads.append(kwargs.get("num_threads"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(litert, "Interpreter", RecordingInterpreter)
+    path = tmp_path / "m.tflite"
+    export.export_tflite(tiny, path, verify=False, log=None)
+    export.tflite_interpreter(path)
+    export.tflite_interpreter(path, num_threads=1)
+    assert threads == [os.cpu_count(), 1]
+
+
+def test_cli_exports_logits_with_classifier_activation_none(tmp_path, capsys):
+    from keras_senet.cli import main
+
+    keras.utils.set_random_seed(0)
+    dst = tmp_path / "logits.tflite"
+    assert main(["export", "se_resnet20_cifar", str(dst), "--format", "tflite",
+                 "--classifier-activation", "none"]) == 0, capsys.readouterr().err
+    assert "TFLite vs Keras on 4 synthetic images: max abs diff" in capsys.readouterr().out
+    pixels = export.natural_images((32, 32)).astype("float32")  # it takes 0..255 pixels
+    logits = export.run_tflite(export.tflite_interpreter(dst), pixels)
+    assert logits.shape == (4, 10)
+    assert not np.allclose(logits.sum(axis=-1), 1.0, atol=1e-2)  # not probabilities
+
+
+def test_a_saved_model_of_a_network_that_normalises_itself_is_fed_raw_pixels(tmp_path):
+    """The CIFAR networks normalise 0..255 pixels inside the model: with random weights or a
+    weights file (no `pretrained_cfg`), serving_default must not normalise them first."""
+    model = keras_senet.create_model("se_resnet20_cifar", weights=None)
+    report = export.export_saved_model(model, tmp_path / "m", top_k=1, verify=False, log=None)
+    serve = tf.saved_model.load(report.path).signatures["serving_default"]
+    pixels = export.natural_images((32, 32), 2, 0).astype("float32")
+    np.testing.assert_allclose(serve(images=tf.constant(pixels))["probabilities"],
+                               model.predict(pixels, verbose=0), atol=1e-6)

@@ -3,6 +3,7 @@
     keras-senet export seresnext50_32x4d ./serving/seresnext50 --weights imagenet --version 1
     keras-senet export seresnet50 out.tflite --format tflite [--quantize dynamic]
     keras-senet export seresnet50 out.onnx --format onnx
+    keras-senet export seresnet50 logits.tflite --format tflite --classifier-activation none
 
 Each export is verified against the Keras model unless --no-verify (see keras_senet.export).
 """
@@ -26,6 +27,10 @@ def add_arguments(parser):
                         help="SavedModel version: writes DST/<version>/ for TF Serving")
     parser.add_argument("--quantize", default=None, choices=("dynamic",),
                         help="TFLite dynamic-range quantisation")
+    parser.add_argument("--classifier-activation", default="softmax",
+                        choices=("softmax", "none"),
+                        help="the classifier's output: probabilities, or 'none' for logits "
+                        "(SavedModel signatures still report probabilities)")
     parser.add_argument("--top-k", type=int, default=5, help="k of the top-k outputs")
     parser.add_argument("--max-image-pixels", type=int, default=None,
                         help="predict_image_bytes refuses images with more pixels, read from "
@@ -82,7 +87,9 @@ def run(args):
     from keras_senet import export
 
     input_shape = (args.image_size, args.image_size, 3) if args.image_size else None
-    model = keras_senet.create_model(args.name, weights=args.weights, input_shape=input_shape)
+    activation = None if args.classifier_activation == "none" else args.classifier_activation
+    model = keras_senet.create_model(args.name, weights=args.weights, input_shape=input_shape,
+                                     classifier_activation=activation)
     common = dict(verify=not args.no_verify, overwrite=args.overwrite,
                   fold_bn=not args.no_fold_bn)
     try:
