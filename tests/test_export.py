@@ -519,7 +519,6 @@ def test_batch_norm_is_folded_into_the_exported_convolutions(tmp_path):
 
 
 
-
 # --- TFLite / ONNX verification: natural inputs, errors relative to the outputs' scale ------
 
 def photo_crops(photos, size, per_photo=8, seed=0):
