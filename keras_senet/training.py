@@ -278,10 +278,12 @@ def read_state(run_dir):
 
 
 def write_json_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
+    """`data` as JSON at `path`, replaced whole (see `atomic.replacing`)."""
+    from keras_senet import atomic
+
+    with atomic.replacing(path, unique=False) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
 
 
 def new_state(config):
@@ -290,6 +292,13 @@ def new_state(config):
 
 CURVE_METRICS = ("loss", "accuracy")
 BATCH_POINTS = 25
+
+
+def window_ends(count, points=BATCH_POINTS):
+    """The 1-based positions, among `count` reports, that end each of `min(points, count)`
+    equal windows: window_ends(100, 25) == [4, 8, ..., 100]."""
+    windows = min(points, count)
+    return sorted({round((i + 1) * count / windows) for i in range(windows)})
 
 
 def batch_curve(running, points=BATCH_POINTS):
@@ -311,8 +320,7 @@ def batch_curve(running, points=BATCH_POINTS):
     if not seen:
         return {}
     total = seen[-1]
-    windows = min(points, len(seen))
-    ends = sorted({seen[round((i + 1) * len(seen) / windows) - 1] for i in range(windows)})
+    ends = [seen[j - 1] for j in window_ends(len(seen), points)]
     curve = {"at": [round(k / total, 6) for k in ends]}
     for metric in CURVE_METRICS:
         if all(metric in running[k] for k in ends):
@@ -330,17 +338,21 @@ def _checkpointer(run_dir, state, phase):
 
     class Checkpointer(keras.callbacks.Callback):
         """After each epoch: weights + optimiser to a new file, then state.json (with the
-        epoch's per-batch curve, `batch_curve`)."""
+        epoch's per-batch curve, `batch_curve`). Of the batches, only those ending a window
+        of the curve are read (each read waits for the device)."""
 
         async_safe = True  # batch records go into a dict by batch index, in any order
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.time()
             self._running = {}
+            steps = self.params.get("steps") if self.params else None
+            self._wanted = set(window_ends(steps)) if steps else None
 
         def on_train_batch_end(self, batch, logs=None):
-            self._running[batch + 1] = {k: float(v) for k, v in (logs or {}).items()
-                                        if k in CURVE_METRICS}
+            if self._wanted is None or batch + 1 in self._wanted:
+                self._running[batch + 1] = {k: float(v) for k, v in (logs or {}).items()
+                                            if k in CURVE_METRICS}
 
         def on_epoch_end(self, epoch, logs=None):
             name = f"ckpt-{phase}-{epoch + 1}.weights.h5"
@@ -367,10 +379,11 @@ def save_tensors(model, path, metadata=None):
 
     from keras_senet.weights import checkpoint_io
 
+    from keras_senet import atomic
+
     tensors = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
-    tmp = path + ".tmp.safetensors"
-    checkpoint_io.write_safetensors(tmp, tensors, metadata or {})
-    os.replace(tmp, path)
+    with atomic.replacing(path, suffix=".safetensors", unique=False) as tmp:
+        checkpoint_io.write_safetensors(tmp, tensors, metadata or {})
 
 
 def save_model(model, path):

@@ -27,6 +27,7 @@ from keras_senet import export  # noqa: E402
 from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
 from keras_senet.weights.sources import EvalTransform  # noqa: E402
 from tests.batch_norm_utils import randomise_batch_norm  # noqa: E402
+from tests.programs import load_application  # noqa: E402
 
 DATA = pathlib.Path(__file__).parent / "data"
 LABELS = ["cat", "coffee", "rocket"]
@@ -147,21 +148,8 @@ def test_corrupted_image_bytes_fail_naming_the_elements(tiny_export):
     assert serve(image_bytes=tf.constant([good]))["probabilities"].shape == (1, 3)
 
 
-def blank_png(height, width):
-    """A black 1-bit greyscale PNG of any size: 20000 x 20000 takes ~50 KB."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed pixels
-    packer = zlib.compressobj(9)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
-            + chunk(b"IEND", b""))
+# A black 1-bit greyscale PNG of any size: 20000 x 20000 takes ~50 KB.
+blank_png = load_application("serving_limits").blank_png
 
 
 # Tiny requests that decode to huge images: 1 x 2000 cost 1.5 GB and 11 s before the limits.
