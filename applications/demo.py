@@ -139,7 +139,7 @@ def export_and_query(run_dir, output):
     import tensorflow as tf
 
     from keras_senet.export import export_saved_model
-    from keras_senet.weights.sources import IN_MODEL_TRANSFORM
+    from keras_senet.checkpoints import IN_MODEL_TRANSFORM
 
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
     with open(os.path.join(run_dir, "classes.txt")) as f:

@@ -19,7 +19,6 @@ plain JSON.
 import argparse
 import base64
 import json
-import os
 import sys
 
 import numpy as np
@@ -101,16 +100,17 @@ def main(argv=None):
                         help="model base path: the SavedModel goes to OUT/1/")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/1/")
     args = parser.parse_args(argv)
-    target = os.path.join(args.out, "1")
-    if os.path.isdir(target) and os.listdir(target) and not args.overwrite:
-        parser.error(f"{target} exists and is not empty; pass --overwrite to replace it, or "
-                     "another --out.")
+
+    from keras_senet import export
+
+    try:
+        export.check_output(args.out, "saved_model", overwrite=args.overwrite, version=1)
+    except ValueError as e:
+        parser.error(str(e))
 
     import tensorflow as tf
 
     import keras_senet
-    from keras_senet import export
-    from keras_senet.weights import EvalTransform
 
     shape = (args.image_size, args.image_size, 3) if args.image_size else None
     model = keras_senet.create_model(args.model, weights=args.weights, input_shape=shape)
@@ -118,8 +118,7 @@ def main(argv=None):
     loaded = tf.saved_model.load(report.path)
     size = tuple(model.inputs[0].shape[1:3])
     encoded = [open(path, "rb").read() for path in args.images]
-    transform = (model.pretrained_cfg.transform if getattr(model, "pretrained_cfg", None)
-                 else EvalTransform())
+    transform = export.input_transform(model)
     pixels = np.stack([export.decode_and_crop(tf.constant(b), size, transform).numpy()
                        for b in encoded])
 

@@ -8,7 +8,7 @@ final.safetensors, curves.png) this copies the weights to
 `keras_senet/weights/<dataset>/<model>.<dataset>.safetensors` (inside the package, so
 `create_model(model, weights=<dataset>)` works from a checkout and from a wheel), the curves to
 `weights/<model>.<dataset>.curves.png`, and writes the entry of `weights/manifest.json`.
-It prints the `packaged_source(...)` lines that `keras_senet/weights/sources.py` must hold;
+It prints the `packaged_source(...)` lines that `keras_senet/models/cifar/checkpoints.py` must hold;
 tests/weights/test_manifest.py checks that both agree with the files.
 
 A run that continued an earlier one (`keras-senet train ... --weights <earlier>/final.safetensors`)
@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from keras_senet.training import plot_curves  # noqa: E402
-from keras_senet.weights.resolve import sha256_of  # noqa: E402
+from keras_senet.weights.fetch import sha256_of  # noqa: E402
 
 
 def _read_run(run_dir):

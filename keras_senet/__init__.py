@@ -7,11 +7,22 @@
 
 __version__ = "0.1.0"
 
-# Registers the custom layers (SqueezeExcite, SelectiveKernel, GroupedConv2D, ChannelShuffle)
-# with Keras, so `keras.models.load_model` reads saved keras_senet models after
-# `import keras_senet` alone. Imports Keras (and its backend), nothing else of the package.
+import importlib.util  # noqa: E402
+
+import keras  # noqa: E402
+
+# The custom layers (SqueezeExcite, SelectiveKernel, GroupedConv2D, ChannelShuffle) register
+# with Keras on import, so `keras.models.load_model` reads saved keras_senet models after
+# `import keras_senet` alone; importing the families fills the registry.
 import keras_senet.layers  # noqa: E402,F401
+import keras_senet.models  # noqa: E402,F401
+from keras_senet.applications.contract import build_model  # noqa: E402
 from keras_senet.registry import get_spec, list_models  # noqa: E402
+
+# With the `hub` extra on TensorFlow, the keras-hub classes register with Keras here, so
+# `keras_hub.models.ImageClassifier.from_preset(DIR)` reads keras_senet presets.
+if importlib.util.find_spec("keras_hub") and keras.backend.backend() == "tensorflow":
+    import keras_senet.hub  # noqa: E402,F401
 
 
 def create_model(model_name, weights=None, *, include_top=True, input_tensor=None,
@@ -39,8 +50,6 @@ def create_model(model_name, weights=None, *, include_top=True, input_tensor=Non
         A functional `keras.Model`, with `model.pretrained_cfg` (the `WeightSource`, whose
         `.transform` is the evaluation transform) when pretrained weights were loaded.
     """
-    from keras_senet.applications._common import build_model
-
     return build_model(model_name, include_top=include_top, weights=weights,
                        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
                        classes=classes, classifier_activation=classifier_activation,

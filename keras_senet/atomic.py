@@ -15,9 +15,12 @@ half-written file under the real name. Two things the `tempfile` module does not
     with replacing("run/model.keras", suffix=".keras", unique=False) as tmp:
         model.save(tmp)                      # run/model.keras appears complete, 0644
 
-    with staging_dir("serving/m/1") as stage:
-        write_everything_into(stage.path)
+    with staging_dir("serving/m/1", temporary_files=True) as stage:
+        write_everything_into(stage.path)    # TensorFlow's temporary files go in there too
         stage.publish(source)                # a directory inside stage.path -> serving/m/1
+
+    with staging_dir("model.tflite") as stage:
+        stage.publish_bytes(content, overwrite=True)
 """
 
 import contextlib
@@ -126,24 +129,35 @@ class Staging:
         self.path = path
         self.target = target
 
-    def publish(self, source, replace=False):
+    def publish(self, source, overwrite=False):
         """Renames `source` (inside `self.path`) to the target, with the umask's modes.
 
         Args:
             source: a file or directory inside `self.path`.
-            replace: an existing target is moved into the staging directory (removed with
-                it) and `source` takes its place; else an existing target is an error.
+            overwrite: replace an existing target: it is moved into the staging directory
+                (removed with it) and `source` takes its place. Without it only an empty
+                directory is replaced (there is nothing in it to lose); any other target,
+                which appeared while `source` was being written, is a FileExistsError.
         """
         apply_default_modes(source)
         if not os.path.lexists(self.target):
             os.rename(source, self.target)
             return
-        if not replace:
+        empty_dir = (os.path.isdir(self.target) and not os.path.islink(self.target)
+                     and not os.listdir(self.target))
+        if not (overwrite or empty_dir):
             raise FileExistsError(f"{self.target} appeared while it was being written; "
                                   "not replacing it.")
         if not _exchange(source, self.target):  # no atomic swap here: two renames
             os.rename(self.target, os.path.join(self.path, ".replaced"))
             os.rename(source, self.target)
+
+    def publish_bytes(self, data, overwrite=False):
+        """Writes `data` to a file in `self.path` and publishes it (see `publish`)."""
+        staged = os.path.join(self.path, ".published")  # no clash with what else is here
+        with open(staged, "wb") as f:
+            f.write(data)
+        self.publish(staged, overwrite=overwrite)
 
 
 def _exchange(a, b):
@@ -211,7 +225,7 @@ def sweep_stale(target):
 
 
 @contextlib.contextmanager
-def staging_dir(target):
+def staging_dir(target, temporary_files=False):
     """Yields a `Staging`: a private directory `.NAME.tmp-XXXX` beside `target`, locked
     (flock) while this process lives, removed when the block ends, whatever happens.
 
@@ -219,6 +233,12 @@ def staging_dir(target):
     first (`sweep_stale`).
     Their names start with a dot and are not numbers, so TF Serving never takes one for a
     model version.
+
+    Args:
+        target: the file or directory the block publishes.
+        temporary_files: meanwhile, point `tempfile` and TMPDIR at `tmp/` inside the staging
+            directory (see `temporary_files_in`), so that what TensorFlow leaves there goes
+            with it.
     """
     target = os.path.abspath(os.fspath(target))
     parent = os.path.dirname(target)
@@ -228,7 +248,9 @@ def staging_dir(target):
     lock = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield Staging(path, target)
+        with (temporary_files_in(os.path.join(path, "tmp")) if temporary_files
+              else contextlib.nullcontext()):
+            yield Staging(path, target)
     finally:
         shutil.rmtree(path, ignore_errors=True)
         os.close(lock)

@@ -4,6 +4,7 @@
     keras-senet summary NAME
     keras-senet convert SRC DST --model NAME
     keras-senet train | finetune | evaluate MODEL --data-dir ROOT | --tfds NAME ...
+    keras-senet launch --workers N -- train MODEL ... --strategy multiworker
     keras-senet export NAME DST [--format saved_model|tflite|onnx] [--version N] ...
     keras-senet bench MODEL ... [--batch-sizes 1 32] [--precision bfloat16]
 
@@ -22,11 +23,14 @@ COMMANDS = {
     "summary": ("keras_senet.commands.summary", "print a model's layers and parameter count"),
     "convert": ("keras_senet.commands.convert", "convert a timm checkpoint to Keras weights"),
     "train": ("keras_senet.commands.train", "train a model from scratch (tf.distribute / JAX)"),
+    "launch": ("keras_senet.commands.launch",
+               "run `train` as N local workers of one multi-worker cluster"),
     "finetune": ("keras_senet.commands.finetune", "fine-tune a pretrained backbone on new data"),
     "evaluate": ("keras_senet.commands.evaluate", "top-1 / top-5 of a model on a dataset"),
     "export": ("keras_senet.commands.export",
                "export a SavedModel (TF Serving), TFLite or ONNX file, verified"),
     "bench": ("keras_senet.commands.bench", "inference / training speed beside ResNet50 and timm"),
+    "preset": ("keras_senet.commands.preset", "write a keras-hub preset directory, checked"),
 }
 
 

@@ -295,14 +295,29 @@ def decode_files(paths, labels):
     return ds.apply(tf.data.experimental.assert_cardinality(count))
 
 
+def shard_positions(count, shard):
+    """The positions (of `count` items) in share `index` of `shard = (shares, index)`: every
+    `shares`-th item from `index`, cut to `count // shares` so every share has the same size
+    (the last `count % shares` items belong to none): disjoint shares that cover the rest."""
+    shares, index = shard
+    if not (isinstance(shares, int) and isinstance(index, int) and 0 <= index < shares):
+        raise ValueError(f"shard must be (shares, index) with 0 <= index < shares; "
+                         f"received {shard!r}.")
+    return np.arange(index, count, shares)[:count // shares]
+
+
 def make_dataset(images, labels, num_classes, transform, batch_size, training,
-                 augmentation="crop_flip", seed=0, cache=True, drop_remainder=False):
+                 augmentation="crop_flip", seed=0, cache=True, drop_remainder=False,
+                 shard=None):
     """A batched tf.data.Dataset of (normalised image, one-hot label).
 
     Args:
         images: a tf.data.Dataset of uint8 (H, W, 3) images, or a list of file paths.
         labels: int labels (ignored when `images` is a dataset of (image, label) pairs).
         cache: keep decoded images in memory (use for datasets that fit).
+        shard: (shares, index): only share `index` of the images (`shard_positions`, taken
+            after the seeded permutation of a file list, so every share mixes the classes);
+            a worker of a multi-worker run decodes and caches its share only.
     """
     tf = _tf()
     if isinstance(images, (list, tuple)):
@@ -313,9 +328,17 @@ def make_dataset(images, labels, num_classes, transform, batch_size, training,
             # statistics learn the batch's classes and inference accuracy collapses.
             order = np.random.default_rng(seed).permutation(len(images))
             images, labels = [images[i] for i in order], labels[order]
+        if shard is not None:
+            picked = shard_positions(len(images), shard)
+            images, labels = [images[i] for i in picked], labels[picked]
         ds = decode_files(images, labels)
     else:
         ds = images
+        if shard is not None:
+            count = int(ds.cardinality())
+            ds = ds.shard(*shard)
+            if count >= 0:
+                ds = ds.take(count // shard[0])
     size = transform.input_size
     if training and augmentation == "crop_flip":
         # Decode and resize once; crop and flip per epoch.
@@ -366,11 +389,18 @@ def _tfds_splits(options):
 
 
 def load_datasets(options, transform, batch_size, augmentation=None, seed=0,
-                  drop_remainder=False, train=True):
-    """(train_ds or None, val_ds, class_names) for `options`, batched, normalised."""
+                  drop_remainder=False, train=True, shard=None):
+    """(train_ds or None, val_ds, class_names) for `options`, batched, normalised.
+
+    `shard` = (shares, index): the training set holds only share `index` of the training
+    images (see `make_dataset`); the validation set is whole.
+    """
     augmentation = augmentation or default_augmentation(transform.input_size)
     pipeline = resolve_pipeline(options.pipeline)
     if pipeline == "numpy":
+        if shard is not None:
+            raise ValueError("Sharding the training images over workers (--strategy "
+                             "multiworker) needs the tf.data pipeline: drop --pipeline numpy.")
         if options.tfds:
             raise ValueError("--tfds needs the tf.data pipeline (TensorFlow and "
                              "tensorflow-datasets); with --pipeline numpy give an image folder "
@@ -402,5 +432,5 @@ def load_datasets(options, transform, batch_size, augmentation=None, seed=0,
     if train:
         train_ds = make_dataset(*train_args, num_classes, transform, batch_size, training=True,
                                 augmentation=augmentation, seed=seed, cache=cache,
-                                drop_remainder=drop_remainder)
+                                drop_remainder=drop_remainder, shard=shard)
     return train_ds, val_ds, names

@@ -1,6 +1,8 @@
-"""Model name -> architecture, builder and defaults; the one table `create_model` reads.
+"""Model name -> architecture, builder, checkpoints and defaults: the one table every
+entry point reads. Imports nothing from the package.
 
-Family modules register their rows at import; `keras_senet.applications` imports them all.
+Each family registers its rows when `keras_senet.models` is imported, which
+`import keras_senet` does.
 """
 
 import dataclasses
@@ -13,7 +15,8 @@ class ModelSpec:
 
     Attributes:
         name: registry name (timm's where timm has the model, e.g. "legacy_seresnet50").
-        family: the family module under `keras_senet.applications` ("se_resnet", ...).
+        family: the family's name ("se_resnet", "sknet", "se_inception", "se_mobile",
+            "se_vgg", "cifar"); its public module is `keras_senet.applications.<family>`.
         builder: `builder(inputs, config) -> [stage feature maps]`, shallowest first
             (strides 4, 8, 16, 32; the CIFAR networks: 1, 2, 4).
         config: the family's config row, handed to `builder`.
@@ -30,6 +33,10 @@ class ModelSpec:
         head: the family's own classifier, `head(x, config, include_top, pooling, classes,
             classifier_activation)` (VGG's fc1 / fc2); None for keras.applications' head
             (`avg_pool` -> `predictions`).
+        checkpoints: the architecture's pretrained `WeightSource` rows, default first.
+        reference_names: `reference_names(config) -> (prefix_rule, head_prefixes)`, the
+            naming rule from Keras layer names to the reference (timm) checkpoint's module
+            paths; None where no reference checkpoint converts to this architecture.
     """
 
     name: str
@@ -45,6 +52,8 @@ class ModelSpec:
     drop_rate: float = 0.0
     num_classes: int = 1000
     head: Callable | None = None
+    checkpoints: tuple = ()
+    reference_names: Callable | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -56,19 +65,18 @@ def register(spec):
     for key in (spec.name, *spec.aliases):
         if key in _REGISTRY or key in _ALIASES:
             raise ValueError(f"Model name {key!r} is registered twice.")
+    for source in spec.checkpoints:
+        if source.arch != spec.name:
+            raise ValueError(f"The checkpoint row {source.full_name} is registered under "
+                             f"{spec.name!r}; a row belongs to the architecture it names.")
     _REGISTRY[spec.name] = spec
     for alias in spec.aliases:
         _ALIASES[alias] = spec.name
     return spec
 
 
-def _ensure_families_loaded():
-    import keras_senet.applications  # noqa: F401  (registers every family)
-
-
 def list_models(family=None):
     """Sorted registry names, optionally of one family ("se_resnet", "sknet", ...)."""
-    _ensure_families_loaded()
     return sorted(n for n, s in _REGISTRY.items() if family is None or s.family == family)
 
 
@@ -90,7 +98,6 @@ def get_spec(name):
             f"The model name must be a registry name such as 'seresnet50' or "
             f"'seresnext50_32x4d.gluon_in1k'; received {name!r}. `keras_senet.list_models()` "
             "lists them all.")
-    _ensure_families_loaded()
     arch, _ = split_name(name)
     arch = _ALIASES.get(arch, arch)
     if arch not in _REGISTRY:
@@ -101,3 +108,17 @@ def get_spec(name):
             f"Unknown model name {name!r}.{hint} `keras_senet.list_models()` lists all "
             f"{len(_REGISTRY)} registered names.")
     return _REGISTRY[arch]
+
+
+def sources_for(name):
+    """The pretrained checkpoints (`WeightSource`) of an architecture, default first."""
+    return tuple(get_spec(name).checkpoints)
+
+
+def find_source(name, tag=None):
+    """The checkpoint `name.tag`: the default ImageNet-1k one when `tag` is None or
+    "imagenet"; None when there is none."""
+    sources = sources_for(name)
+    if tag in (None, "imagenet"):
+        return next((s for s in sources if s.num_classes == 1000), None)
+    return next((s for s in sources if s.tag == tag), None)

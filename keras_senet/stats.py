@@ -15,11 +15,13 @@ STATS_FILE = "model_stats.json"
 def compute_stats(name):
     """{"params": trainable parameters, "gmacs": GFLOPs (multiply-adds), "input_size": s}
     of a registered architecture at its default input size, 1000 classes."""
-    from keras_senet import create_model, get_spec
+    from keras_senet.applications.contract import build_model
     from keras_senet.flops import count_macs, count_params
+    from keras_senet.registry import get_spec
 
     spec = get_spec(name)
-    model = create_model(name, input_shape=(spec.default_size, spec.default_size, 3))
+    model = build_model(name, weights=None, classes=None,
+                        input_shape=(spec.default_size, spec.default_size, 3))
     return {"params": count_params(model), "gmacs": round(count_macs(model) / 1e9, 3),
             "input_size": spec.default_size}
 
@@ -33,7 +35,7 @@ def load_stats():
 def main(argv=None):
     import keras
 
-    from keras_senet import list_models
+    from keras_senet.registry import list_models
 
     names = (argv if argv is not None else sys.argv[1:]) or list_models()
     path = resources.files("keras_senet.data").joinpath(STATS_FILE)

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from keras_senet.weights.sources import IN_MODEL_TRANSFORM, EvalTransform
+from keras_senet.checkpoints import IN_MODEL_TRANSFORM, EvalTransform
 
 STATE_FILE = "state.json"
 
@@ -110,22 +110,33 @@ class _NoStrategy:
 STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
 
 
-def get_strategy(name, tpu_address=None):
+def get_strategy(name, tpu_address=None, worker_timeout=None):
     """A `tf.distribute` strategy by name, or on the JAX backend `DataParallel` over all
     devices (set globally; returns a no-op scope).
 
     "mirrored": all local GPUs (or all logical CPUs when no GPU); "multiworker": the
-    cluster in the TF_CONFIG environment variable; "tpu": the TPU at `tpu_address`.
+    cluster in the TF_CONFIG environment variable (`keras_senet.distributed`; on JAX,
+    `keras.distribution.initialize` with it: one process per worker, DataParallel over every
+    process's devices), waiting at most `worker_timeout` seconds for every worker to start;
+    "tpu": the TPU at `tpu_address`. Create it before anything else runs on the backend.
     """
     import keras
 
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {STRATEGIES}.")
+    from keras_senet import distributed
+
+    timeout = worker_timeout or distributed.DEFAULT_WORKER_TIMEOUT
     if keras.backend.backend() == "jax":
         if name in ("none",):
             return _NoStrategy()
+        processes = name == "multiworker"
+        if processes:
+            distributed.initialize_jax_processes(distributed.read_tf_config())
         devices = keras.distribution.list_devices()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        # Across processes each one reads its own share (keras_senet.distributed), as on TF.
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=devices, auto_shard_dataset=not processes))
         print(f"JAX DataParallel over {len(devices)} devices")
         return _NoStrategy()
     if name == "none":
@@ -141,10 +152,7 @@ def get_strategy(name, tpu_address=None):
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy multiworker reads the cluster from the TF_CONFIG "
-                             "environment variable, which is not set.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return distributed.multi_worker_strategy(distributed.read_tf_config(), timeout)
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_address or "")
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
@@ -228,12 +236,28 @@ def predict_top_k(model, dataset, k=5):
     """
     import keras
 
+    # Under MultiWorkerMirroredStrategy `predict_on_batch` gathers every worker's copy of the
+    # batch (twice the rows on two workers); a plain call computes on this worker only.
+    predict = (lambda x: model(x, training=False)) if _multi_worker(model) else \
+        model.predict_on_batch
     labels, top = [], []
     for images, onehot in batches(dataset):
-        scores = keras.ops.convert_to_numpy(model.predict_on_batch(images)).astype(np.float32)
+        scores = keras.ops.convert_to_numpy(predict(images)).astype(np.float32)
         top.append(np.argsort(-scores, axis=-1, kind="stable")[:, :k])
         labels.append(np.argmax(onehot, axis=-1))
     return np.concatenate(labels), np.concatenate(top)
+
+
+def _multi_worker(model):
+    """Whether `model` was built under a MultiWorkerMirroredStrategy."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    strategy = getattr(model, "distribute_strategy", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def save_predictions(path, labels, top_k, class_names):
@@ -374,16 +398,14 @@ def _checkpointer(run_dir, state, phase):
 
 
 def save_tensors(model, path, metadata=None):
-    """The model's variables as Keras-layout safetensors ({variable path: array})."""
+    """The model's variables as Keras-layout safetensors ({variable path: array}), written
+    atomically (`checkpoint_io.write_safetensors`)."""
     import keras
 
     from keras_senet.weights import checkpoint_io
 
-    from keras_senet import atomic
-
     tensors = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
-    with atomic.replacing(path, suffix=".safetensors", unique=False) as tmp:
-        checkpoint_io.write_safetensors(tmp, tensors, metadata or {})
+    checkpoint_io.write_safetensors(path, tensors, metadata or {})
 
 
 def save_model(model, path):
@@ -401,6 +423,15 @@ def load_tensors(model, path):
 
     tensors, _ = checkpoint_io.read_safetensors(path)
     resolve.assign(model, tensors)
+
+
+def _strategy_scope(model):
+    """The scope of the tf.distribute strategy `model` was built under (a no-op scope on
+    other backends)."""
+    import contextlib
+
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 @dataclasses.dataclass
@@ -430,29 +461,42 @@ def _tensorboard(log_dir):
     return [keras.callbacks.TensorBoard(log_dir)]
 
 
-def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), verbose="auto"):
+def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), verbose="auto",
+               read_dir=None, steps_per_epoch=None):
     """Runs the phases in order, skipping what `state` records as done.
 
     A phase with completed epochs resumes from the checkpoint (weights and optimiser); a
     phase that has not started takes the weights the previous phase ended with. The model
     comes back compiled by the last phase, holding its final weights, also when every
     phase was already done (a rerun, or a run killed after its last checkpoint).
+
+    Args:
+        callbacks: Keras callbacks, run before the checkpointer (what they change at an
+            epoch's end is in its checkpoint).
+        read_dir: where `state`'s checkpoints and finished phases are read (default
+            `run_dir`): a multi-worker run's non-chief workers write to a folder of their
+            own and resume from the chief's run directory.
+        steps_per_epoch: for a training set that repeats without end (a multi-worker run's
+            shards); None: one pass over `train_ds` per epoch.
     """
+    read_dir = read_dir or run_dir
     previous, ran = None, False
     for number, phase in enumerate(phases, 1):
         done = state["epochs_done"].get(phase.name, 0)
         finished = os.path.join(run_dir, f"{phase.name}.safetensors")
-        if done >= phase.epochs and os.path.exists(finished):
+        if done >= phase.epochs and os.path.exists(
+                os.path.join(read_dir, f"{phase.name}.safetensors")):
             previous = phase
             continue
         phase.setup(model)
         if done:
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(os.path.join(run_dir, state["checkpoint"]))
+            with _strategy_scope(model):  # a distributed optimiser's variables need it
+                model.optimizer.build(model.trainable_variables)
+                model.load_weights(os.path.join(read_dir, state["checkpoint"]))
             print(f"[{phase.name}] resuming after epoch {done} of {phase.epochs} "
                   f"from {state['checkpoint']}")
         elif previous is not None:
-            load_tensors(model, os.path.join(run_dir, f"{previous.name}.safetensors"))
+            load_tensors(model, os.path.join(read_dir, f"{previous.name}.safetensors"))
         if done < phase.epochs:
             if hasattr(train_ds, "epoch"):  # array_pipeline: augmentations follow the epoch
                 train_ds.epoch = done
@@ -461,15 +505,15 @@ def fit_phases(model, phases, train_ds, val_ds, run_dir, state, callbacks=(), ve
             # A tf.data pipeline shuffles itself; Keras warns when told to shuffle one.
             model.fit(train_ds, validation_data=val_ds, epochs=phase.epochs,
                       initial_epoch=done, shuffle=not hasattr(train_ds, "cardinality"),
-                      callbacks=[_checkpointer(run_dir, state, phase.name),
-                                 *_tensorboard(os.path.join(run_dir, "logs", phase.name)),
-                                 *callbacks],
+                      steps_per_epoch=steps_per_epoch,
+                      callbacks=[*callbacks, _checkpointer(run_dir, state, phase.name),
+                                 *_tensorboard(os.path.join(run_dir, "logs", phase.name))],
                       verbose=verbose)
         save_tensors(model, finished)
         previous, ran = phase, True
     if previous is not None and not ran:  # nothing to do in this process
         previous.setup(model)
-        load_tensors(model, os.path.join(run_dir, f"{previous.name}.safetensors"))
+        load_tensors(model, os.path.join(read_dir, f"{previous.name}.safetensors"))
     return state
 
 

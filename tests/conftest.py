@@ -54,3 +54,13 @@ def _clean_session(tmp_path_factory, monkeypatch):
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")
     shutil.rmtree(keras_home, ignore_errors=True)
+
+
+@pytest.fixture
+def tiny_models():
+    """Every registered architecture built from its tiny config (tests/harness.py: one block
+    per stage): the public constructors and `create_model` work as usual, on small networks."""
+    from tests.harness import tiny_registry
+
+    with tiny_registry():
+        yield

@@ -12,7 +12,7 @@ import keras_senet
 from keras_senet import array_pipeline as ap
 from keras_senet import data_pipeline as dp
 from keras_senet.training import default_transform, mixed_policy, steps_in
-from keras_senet.weights.sources import EvalTransform
+from keras_senet.checkpoints import EvalTransform
 
 CIFAR = default_transform(keras_senet.get_spec("resnet20_cifar"))  # 0..255 pixels unchanged
 

@@ -1,10 +1,16 @@
-"""The SENet paper's CIFAR networks: shapes, sizes, SE placement, in-model normalisation."""
+"""The SENet paper's CIFAR networks: shapes, sizes, SE placement, in-model normalisation.
+
+Parameter counts build the full-size networks (no forward pass); everything else builds the
+tiny rows (one block per stage: tests/harness.py).
+"""
 
 import numpy as np
 import pytest
 
 import keras_senet
-from keras_senet.models.cifar import CIFAR10_MEAN
+from tests.harness import run_backbone_test
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # the training set's RGB mean in [0, 1]
 
 NAMES = [f"{se}{base}" for base in ("resnet20_cifar", "resnet32_cifar", "resnet56_cifar",
                                    "resnet110_cifar", "resnet164_cifar", "wrn16_8_cifar")
@@ -25,7 +31,7 @@ def test_every_cifar_network_is_registered():
     ("wrn16_8_cifar", 10.9e6, 11.1e6),      # Zagoruyko & Komodakis: 11.0M
 ])
 def test_parameter_counts_match_the_papers(name, low, high):
-    model = keras_senet.create_model(name)
+    model = keras_senet.create_model(name)  # built, never run
     assert low < model.count_params() < high
     assert model.output_shape == (None, 10)
     twin = keras_senet.create_model(f"se_{name}")
@@ -33,7 +39,7 @@ def test_parameter_counts_match_the_papers(name, low, high):
     assert 0 < twin.count_params() - model.count_params() < 0.2 * model.count_params()
 
 
-def test_features_only_gives_three_stages_as_documented():
+def test_features_only_gives_three_stages_as_documented(tiny_models):
     model = keras_senet.create_model("se_resnet20_cifar", features_only=True,
                                      input_shape=(32, 32, 3))
     assert [tuple(o.shape) for o in model.outputs] == [
@@ -49,10 +55,10 @@ def _producer(layer, index=0):
     return layer._inbound_nodes[0].input_tensors[index]._keras_history.operation
 
 
-def test_se_sits_on_the_residual_branch_before_the_add():
+def test_se_sits_on_the_residual_branch_before_the_add(tiny_models):
     model = keras_senet.create_model("se_resnet20_cifar")
     se_layers = [l for l in model.layers if l.name.endswith("_se")]
-    assert len(se_layers) == 9  # 3 stages x 3 blocks
+    assert len(se_layers) == 3 * keras_senet.get_spec("se_resnet20_cifar").config.depth
     for se in se_layers:
         block = se.name.removesuffix("_se")
         assert _producer(se).name == f"{block}_2_bn"  # after the last BN of the branch
@@ -61,13 +67,13 @@ def test_se_sits_on_the_residual_branch_before_the_add():
         # C // 16 (the paper's r = 16): 16 -> 1, 32 -> 2, 64 -> 4.
         assert se.width == se.input.shape[-1] // 16
     bottleneck = keras_senet.create_model("se_resnet164_cifar")
-    se = bottleneck.get_layer("conv4_block18_se")
-    assert _producer(se).name == "conv4_block18_3_conv"  # pre-activation: after the last conv
+    se = bottleneck.get_layer("conv4_block1_se")
+    assert _producer(se).name == "conv4_block1_3_conv"  # pre-activation: after the last conv
     assert not [l for l in keras_senet.create_model("resnet20_cifar").layers
                 if l.name.endswith("_se")]
 
 
-def test_the_model_normalises_0_255_pixels_itself():
+def test_the_model_normalises_0_255_pixels_itself(tiny_models):
     model = keras_senet.create_model("resnet20_cifar")
     normalize = model.get_layer("normalize")
     mean_image = np.broadcast_to(np.array(CIFAR10_MEAN) * 255, (1, 32, 32, 3)).astype("float32")
@@ -81,3 +87,9 @@ def test_cifar_contract_errors():
         keras_senet.create_model("resnet20_cifar", include_top=False, input_shape=(16, 16, 3))
     with pytest.raises(ValueError, match="has no pretrained checkpoint|Pretrained tags"):
         keras_senet.create_model("resnet56_cifar", weights="imagenet")
+
+
+def test_tiny_se_resnet20_keeps_the_contract(tiny_models, tmp_path):
+    """include_top / pooling / input_tensor / classes / logits, mixed precision and the `.keras`
+    round trip, as the keras.applications constructors (tests/applications/test_contract.py)."""
+    run_backbone_test("se_resnet20_cifar", tmp_path)

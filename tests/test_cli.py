@@ -171,10 +171,11 @@ def no_model_building(monkeypatch):
 
 
 @pytest.mark.parametrize("make,flags,message", [
-    (_file, ["--format", "tflite"], "{} exists; pass --overwrite to replace it"),
-    (_saved_model_dir, [], "{} exists and is not empty; pass --overwrite to replace it"),
+    (_file, ["--format", "tflite"], "{} exists; pass overwrite=True (--overwrite) to replace it"),
+    (_saved_model_dir, [],
+     "{} exists and is not empty; pass overwrite=True (--overwrite) to replace it"),
     (_saved_model_dir, ["--format", "tflite", "--overwrite"],
-     "{} is a directory; --format tflite writes a file"),
+     "{} is a directory; format 'tflite' writes a file"),
     (_file, ["--overwrite"], "{} is a file; a SavedModel is a directory"),
 ], ids=["tflite file", "saved_model dir", "dir for tflite", "file for saved_model"])
 def test_export_refuses_an_existing_output_before_building_the_model(
@@ -191,8 +192,9 @@ def test_export_refuses_an_existing_saved_model_version(tmp_path, capsys, no_mod
     _saved_model_dir(tmp_path / "serving" / "1")
     assert main(["export", "se_resnet20_cifar", str(tmp_path / "serving"),
                  "--version", "1"]) == 2
-    assert (f"{tmp_path / 'serving' / '1'} exists and is not empty; pass --overwrite to "
-            "replace it, or give another DST or --version.") in capsys.readouterr().err
+    assert (f"{tmp_path / 'serving' / '1'} exists and is not empty; pass overwrite=True "
+            "(--overwrite) to replace it, or give another path or version.") in \
+        capsys.readouterr().err
 
 
 def test_export_sets_the_image_limits_of_predict_image_bytes(tmp_path, capsys):
@@ -212,5 +214,52 @@ def test_export_sets_the_image_limits_of_predict_image_bytes(tmp_path, capsys):
 def test_image_limits_apply_to_saved_models_only(tmp_path, capsys, no_model_building):
     assert main(["export", "se_resnet20_cifar", str(tmp_path / "m.tflite"), "--format",
                  "tflite", "--max-image-pixels", "4096"]) == 2
-    assert "--max-image-pixels and --max-aspect-ratio apply to --format saved_model only" in \
+    assert ("`max_image_pixels` (--max-image-pixels) applies to format 'saved_model' only, "
+            "not to 'tflite'") in capsys.readouterr().err
+
+
+def test_export_full_integer_int8_calibrated_on_an_image_folder(photos, tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    from tests.test_export import photo_folder
+
+    # 40 crops of the photographs at the 32 x 32 the CIFAR network classifies.
+    folder = photo_folder(tmp_path / "photos", photos, 32, per_photo=10)
+    dst = tmp_path / "int8.tflite"
+    assert main(["export", "se_resnet20_cifar", str(dst), "--weights", "cifar10",
+                 "--format", "tflite", "--classifier-activation", "none", "--quantize", "int8",
+                 "--calibration-data", str(folder), "--calibration-steps", "32"]) == 0, \
         capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "calibrating the int8 ranges on 32 images" in out
+    assert "TFLite (full-integer int8) vs Keras on 4 synthetic images" in out
+    assert "top-1 agreement" in out
+    assert dst.read_bytes()[4:8] == b"TFL3"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--quantize", "int8"], "quantize='int8' (full-integer) needs calibration_data "
+                             "(--calibration-data)"),
+    (["--quantize", "int8", "--calibration-data", "{few}"],
+     "holds 3 images; full-integer int8 needs at least 32 to calibrate on"),
+    (["--quantize", "int8", "--calibration-data", "{missing}"], "does not exist"),
+    (["--quantize", "float16", "--calibration-data", "{few}"],
+     "calibration_data apply to quantize='int8' (full-integer) only"),
+], ids=["no data", "too few images", "missing folder", "data without int8"])
+def test_export_refuses_bad_calibration_before_building_the_model(
+        flags, message, tmp_path, capsys, no_model_building):
+    few = tmp_path / "few"
+    few.mkdir()
+    for index in range(3):
+        (few / f"{index}.png").write_bytes(b"")  # counted, never read
+    flags = [f.format(few=few, missing=tmp_path / "missing") for f in flags]
+    assert main(["export", "se_resnet20_cifar", str(tmp_path / "m.tflite"), "--format",
+                 "tflite", *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def test_calibration_data_applies_to_tflite_only(tmp_path, capsys, no_model_building):
+    assert main(["export", "se_resnet20_cifar", str(tmp_path / "m.onnx"), "--format", "onnx",
+                 "--calibration-data", str(tmp_path)]) == 2
+    assert ("`calibration_data` (--calibration-data) applies to format 'tflite' only, not to "
+            "'onnx'") in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 
 from keras_senet import data_pipeline as dp
 from keras_senet.training import default_transform
-from keras_senet.weights.sources import EvalTransform
+from keras_senet.checkpoints import EvalTransform
 import keras_senet
 
 

@@ -13,7 +13,7 @@ import keras  # noqa: E402
 
 from keras_senet import export  # noqa: E402
 from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
-from keras_senet.weights import EvalTransform  # noqa: E402
+from keras_senet.checkpoints import EvalTransform  # noqa: E402
 from tests.programs import load_application  # noqa: E402
 
 ROOT = pathlib.Path(__file__).parent.parent

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from keras_senet import array_pipeline, run_bundle, training
-from keras_senet.weights.sources import IN_MODEL_TRANSFORM
+from keras_senet.checkpoints import IN_MODEL_TRANSFORM
 
 
 def _tiny_model():

@@ -4,7 +4,9 @@ import configparser
 import os
 import re
 
-from keras_senet.weights import resolve, sources
+import keras_senet
+from keras_senet.registry import sources_for
+from keras_senet.weights import fetch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
@@ -31,11 +33,11 @@ def test_a_plain_pip_install_line_and_the_extras_it_names_exist():
 
 
 def test_the_verified_rows_and_the_download_timeout_are_documented():
-    rows = [row for rows in sources.SOURCES.values() for row in rows]
+    rows = [row for name in keras_senet.list_models() for row in sources_for(name)]
     hub = [row for row in rows if row.hub_repo]
     releases = [row for row in rows if not row.hub_repo and row.url.startswith("http")]
     assert f"the {len(hub)} `hf:` rows" in README
     assert f"the {len(releases)} `legacy_*` rows" in README
     assert all(row.arch.startswith("legacy_") for row in releases)
-    assert f"`{resolve.TIMEOUT_ENV}`" in README
-    assert f"(default {resolve.DEFAULT_TIMEOUT_S:g};" in README
+    assert f"`{fetch.TIMEOUT_ENV}`" in README
+    assert f"(default {fetch.DEFAULT_TIMEOUT_S:g};" in README

@@ -1,4 +1,5 @@
-"""keras.applications-style constructors for every keras_senet family.
+"""keras.applications-style constructors for every keras_senet family (the CIFAR networks,
+whose contract differs, are reached by name: `keras_senet.create_model("se_resnet20_cifar")`).
 
     from keras_senet.applications import SEResNet50
     from keras_senet.applications.se_resnet import preprocess_input, decode_predictions
@@ -22,7 +23,6 @@ from keras_senet.applications.se_inception import (
 )
 from keras_senet.applications.se_mobile import SEMobileNet, SEShuffleNet
 from keras_senet.applications.se_vgg import SEVGG16
-from keras_senet.applications import cifar  # noqa: F401  (registers the CIFAR networks)
 from keras_senet.applications.sknet import SKNet50, SKNet101, SKResNet18, SKResNet34
 
 __all__ = [

@@ -12,7 +12,7 @@ from importlib import resources
 import numpy as np
 from keras import backend, ops
 
-from keras_senet.weights.sources import IMAGENET_MEAN, IMAGENET_STD
+from keras_senet.checkpoints import IMAGENET_MEAN, IMAGENET_STD
 
 
 @functools.cache

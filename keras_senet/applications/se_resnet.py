@@ -1,79 +1,146 @@
-"""SE-ResNet, SE-ResNeXt and SENet-154: the SENet paper's ImageNet networks.
+"""SE-ResNet, SE-ResNeXt and SENet-154: the SENet paper's ImageNet networks, as the official
+Caffe models were trained (timm's `legacy_*` rows, with their ImageNet weights).
 
 Paper: Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018 (arXiv:1709.01507).
-Reference: timm `models/senet.py` (the official Caffe models) and `models/resnet.py`;
-weights: timm's `legacy_*.in1k` (official) and timm's own `seresnet*` / `seresnext*`.
+timm's own SE-ResNe(X)ts (stride on the 3x3, `make_divisible` SE widths: "seresnet50",
+"seresnext50_32x4d", ...) are reached by name: `keras_senet.create_model("seresnet50.a1_in1k")`.
+
+    from keras_senet.applications.se_resnet import SEResNet50, preprocess_input
 """
 
-from keras_senet import registry
-from keras_senet.applications._common import make_constructor
+from keras_senet.applications.contract import build_model, keras_applications_constructor
 from keras_senet.applications.imagenet_utils import decode_predictions, preprocess_input
-from keras_senet.models.resnet import ARCHS, build_resnet
 
-# The paper's ImageNet figures (single 224 crop, top-1 error %, GFLOPs as multiply-adds).
-_PAPER = {
-    "legacy_seresnet50": dict(top1_err=23.29, gflops=3.87),
-    "legacy_seresnet101": dict(top1_err=22.38, gflops=7.60),
-    "legacy_seresnet152": dict(top1_err=21.57, gflops=11.32),
-    "legacy_seresnext50_32x4d": dict(top1_err=21.10, gflops=4.25),
-    "legacy_seresnext101_32x4d": dict(top1_err=20.70, gflops=8.00),
-    "legacy_senet154": dict(top1_err=18.68, gflops=20.7),
-}
 
-# Public constructor -> (architecture, default Keras model name).
-CONSTRUCTORS = {
-    "SEResNet18": ("legacy_seresnet18", "seresnet18"),
-    "SEResNet34": ("legacy_seresnet34", "seresnet34"),
-    "SEResNet50": ("legacy_seresnet50", "seresnet50"),
-    "SEResNet101": ("legacy_seresnet101", "seresnet101"),
-    "SEResNet152": ("legacy_seresnet152", "seresnet152"),
-    "SEResNeXt26": ("legacy_seresnext26_32x4d", "seresnext26"),
-    "SEResNeXt50": ("legacy_seresnext50_32x4d", "seresnext50"),
-    "SEResNeXt101": ("legacy_seresnext101_32x4d", "seresnext101"),
-    "SENet154": ("legacy_senet154", "senet154"),
-}
-_CONSTRUCTOR_OF = {arch: ctor for ctor, (arch, _) in CONSTRUCTORS.items()}
-
-for _arch, _config in ARCHS.items():
-    if _config.block.startswith("sk_"):
-        continue
-    registry.register(registry.ModelSpec(
-        name=_arch, family="se_resnet", builder=build_resnet, config=_config,
-        constructor=_CONSTRUCTOR_OF.get(_arch), paper=_PAPER.get(_arch, {}),
-        drop_rate=_config.drop_rate))
-
-_DOC = """Instantiates the {title} architecture ({arch}).
-
-    Reference: Hu et al., "Squeeze-and-Excitation Networks" (CVPR 2018). Pretrained
-    weights: timm `{arch}` ({weights}). Inputs are RGB images normalised with
-    `keras_senet.applications.se_resnet.preprocess_input` ("torch" mode).
-
-    Args:
-        include_top: whether to include the global pooling and the classifier.
-        weights: `None` (random), `"imagenet"` (the default checkpoint), a pretrained tag
-            of the architecture, or the path to a `.weights.h5`, `.keras`, `.safetensors`
-            or `.pth` file.
-        input_tensor: optional Keras tensor to use as image input.
-        input_shape: optional (H, W, 3) shape; with `include_top=False` any size >= 32,
-            `None` for variable sizes. Defaults to ({size}, {size}, 3).
-        pooling: `None` (4D feature map), `"avg"` or `"max"` when `include_top=False`.
-        classes: number of classes; 1000 with ImageNet weights and the top.
-        classifier_activation: activation of the `predictions` layer (`None` for logits).
-        name: the model's name.
-
-    Returns:
-        A `keras.Model`: (B, H, W, 3) -> (B, classes), or (B, H/32, W/32, {features})
-        without the top, (B, {features}) with pooling.
+@keras_applications_constructor("legacy_seresnet18")
+def SEResNet18(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="seresnet18"):
+    """SE-ResNet-18 (Hu et al., "Squeeze-and-Excitation Networks", 2018): basic blocks
+    (2, 2, 2, 2) with SE (r = 16, `C // 16`) on every residual branch; registry name
+    "legacy_seresnet18". Weights: timm `legacy_seresnet18.in1k` (timm reports 71.77 % top-1).
+    Inputs: RGB images through `keras_senet.applications.se_resnet.preprocess_input`.
     """
+    return build_model("legacy_seresnet18", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
 
 
-def _make_constructor(ctor_name, arch, default_name, module=__name__):
-    doc = _DOC.format(title=ctor_name, arch=arch, weights=f"{arch}.in1k", size=224,
-                      features=ARCHS[arch].num_features)
-    return make_constructor(ctor_name, arch, default_name, doc, module)
+@keras_applications_constructor("legacy_seresnet34")
+def SEResNet34(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="seresnet34"):
+    """SE-ResNet-34 (Hu et al., "Squeeze-and-Excitation Networks", 2018): basic blocks
+    (3, 4, 6, 3) with SE (r = 16, `C // 16`); registry name "legacy_seresnet34". Weights:
+    timm `legacy_seresnet34.in1k` (timm reports 74.81 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnet34", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
 
 
-for _ctor, (_arch, _default_name) in CONSTRUCTORS.items():
-    globals()[_ctor] = _make_constructor(_ctor, _arch, _default_name)
+@keras_applications_constructor("legacy_seresnet50")
+def SEResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="seresnet50"):
+    """SE-ResNet-50 (Hu et al., "Squeeze-and-Excitation Networks", 2018, Table 2): bottleneck
+    blocks (3, 4, 6, 3), stride on the first 1x1, SE (r = 16, `C // 16`); registry name
+    "legacy_seresnet50". Weights: the official Caffe model, timm `legacy_seresnet50.in1k`
+    (timm reports 77.64 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnet50", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
 
-__all__ = [*CONSTRUCTORS, "preprocess_input", "decode_predictions"]
+
+@keras_applications_constructor("legacy_seresnet101")
+def SEResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="seresnet101"):
+    """SE-ResNet-101 (Hu et al., "Squeeze-and-Excitation Networks", 2018, Table 2):
+    bottleneck blocks (3, 4, 23, 3), stride on the first 1x1, SE (r = 16, `C // 16`);
+    registry name "legacy_seresnet101". Weights: the official Caffe model, timm
+    `legacy_seresnet101.in1k` (timm reports 78.39 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnet101", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+@keras_applications_constructor("legacy_seresnet152")
+def SEResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="seresnet152"):
+    """SE-ResNet-152 (Hu et al., "Squeeze-and-Excitation Networks", 2018, Table 2):
+    bottleneck blocks (3, 8, 36, 3), stride on the first 1x1, SE (r = 16, `C // 16`);
+    registry name "legacy_seresnet152". Weights: the official Caffe model, timm
+    `legacy_seresnet152.in1k` (timm reports 78.66 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnet152", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+@keras_applications_constructor("legacy_seresnext26_32x4d")
+def SEResNeXt26(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="seresnext26"):
+    """SE-ResNeXt-26 (32x4d) (Hu et al., "Squeeze-and-Excitation Networks", 2018): grouped
+    bottlenecks (2, 2, 2, 2), 32 groups of width 4, SE (r = 16, `C // 16`); registry name
+    "legacy_seresnext26_32x4d". Weights: timm `legacy_seresnext26_32x4d.in1k` (timm reports
+    77.11 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnext26_32x4d", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+@keras_applications_constructor("legacy_seresnext50_32x4d")
+def SEResNeXt50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax",
+                name="seresnext50"):
+    """SE-ResNeXt-50 (32x4d) (Hu et al., "Squeeze-and-Excitation Networks", 2018, Table 2):
+    grouped bottlenecks (3, 4, 6, 3), 32 groups of width 4, SE (r = 16, `C // 16`); registry
+    name "legacy_seresnext50_32x4d". Weights: the official Caffe model, timm
+    `legacy_seresnext50_32x4d.in1k` (timm reports 79.08 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnext50_32x4d", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+@keras_applications_constructor("legacy_seresnext101_32x4d")
+def SEResNeXt101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                 pooling=None, classes=1000, classifier_activation="softmax",
+                 name="seresnext101"):
+    """SE-ResNeXt-101 (32x4d) (Hu et al., "Squeeze-and-Excitation Networks", 2018, Table 2):
+    grouped bottlenecks (3, 4, 23, 3), 32 groups of width 4, SE (r = 16, `C // 16`);
+    registry name "legacy_seresnext101_32x4d". Weights: the official Caffe model, timm
+    `legacy_seresnext101_32x4d.in1k` (timm reports 80.23 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_seresnext101_32x4d", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+@keras_applications_constructor("legacy_senet154")
+def SENet154(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+             pooling=None, classes=1000, classifier_activation="softmax", name="senet154"):
+    """SENet-154 (Hu et al., "Squeeze-and-Excitation Networks", 2018, the ILSVRC 2017
+    winner): SE-ResNeXt-152 (64x4d) with a deep 3x3 stem, halved first 1x1 and 3x3
+    projection shortcuts; registry name "legacy_senet154". Weights: the official Caffe model,
+    timm `legacy_senet154.in1k` (timm reports 81.31 % top-1). Inputs: RGB images through
+    `keras_senet.applications.se_resnet.preprocess_input`.
+    """
+    return build_model("legacy_senet154", include_top=include_top, weights=weights,
+                       input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                       classes=classes, classifier_activation=classifier_activation, name=name)
+
+
+__all__ = ["SEResNet18", "SEResNet34", "SEResNet50", "SEResNet101", "SEResNet152",
+           "SEResNeXt26", "SEResNeXt50", "SEResNeXt101", "SENet154", "preprocess_input",
+           "decode_predictions"]

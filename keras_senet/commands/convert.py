@@ -17,9 +17,10 @@ def add_arguments(parser):
 
 
 def _num_classes(spec, state_dict):
-    from keras_senet.convert import _RULES
-
-    for prefix in _RULES[spec.family].head_prefixes(spec) if spec.family in _RULES else ():
+    if spec.reference_names is None:
+        return None
+    _, head_prefixes = spec.reference_names(spec.config)
+    for prefix in head_prefixes:
         if f"{prefix}bias" in state_dict:
             return len(state_dict[f"{prefix}bias"])
     return None
@@ -29,7 +30,7 @@ def run(args):
     import keras
 
     from keras_senet import create_model, get_spec
-    from keras_senet.convert import convert_reference
+    from keras_senet.weights.convert import convert_reference
     from keras_senet.weights.checkpoint_io import read_state_dict, write_safetensors
     from keras_senet.weights.resolve import assign
 

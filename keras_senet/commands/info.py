@@ -10,9 +10,8 @@ def add_arguments(parser):
 
 
 def _architectures(args):
-    from keras_senet.registry import get_spec, list_models
+    from keras_senet.registry import get_spec, list_models, sources_for
     from keras_senet.stats import load_stats
-    from keras_senet.weights.sources import sources_for
 
     stats = load_stats()
     rows = [("name", "family", "params", "GFLOPs", "weights")]
@@ -28,8 +27,7 @@ def _architectures(args):
 
 
 def _checkpoints(args):
-    from keras_senet.registry import list_models
-    from keras_senet.weights.sources import sources_for
+    from keras_senet.registry import list_models, sources_for
 
     rows = [("checkpoint", "size", "crop", "interp.", "top-1", "sha256", "licence", "url")]
     for name in list_models(args.family):

@@ -4,10 +4,13 @@
         --epochs 180 --batch-size 128 --lr 0.1 --schedule cosine
     KERAS_BACKEND=jax keras-senet train ...            # DataParallel over all devices
     keras-senet train ... --strategy mirrored          # tf.distribute, all local GPUs
+    TF_CONFIG=... keras-senet train ... --strategy multiworker --resume   # on every worker
+    keras-senet launch --workers 2 -- train ... --strategy multiworker --resume
 
 Writes the run directory (see `keras_senet.training`): per-epoch checkpoints (`--resume`
 continues), TensorBoard logs, curves.png, final.safetensors, model.keras, results.json,
-val_predictions.npz.
+val_predictions.npz. With --strategy multiworker only the chief writes it; see
+`keras_senet.distributed` for the other workers, their shares of the images and resuming.
 """
 
 from keras_senet.commands import _args
@@ -30,9 +33,16 @@ def add_arguments(parser):
                      default="none", help="tf.distribute strategy (KERAS_BACKEND=jax: "
                      "keras.distribution.DataParallel whenever not 'none')")
     opt.add_argument("--tpu", default=None, help="TPU address for --strategy tpu")
+    opt.add_argument("--worker-timeout", type=float, default=300.0,
+                     help="--strategy multiworker: seconds to wait for every worker of "
+                     "TF_CONFIG's cluster to start before giving up")
     opt.add_argument("--logical-cpus", type=int, default=0,
                      help="split the CPU into N logical devices (test distribution on CPU; "
                      "0: do not split)")
+
+
+#: Options a multi-worker run's workers may set differently (everything else must agree).
+PER_WORKER_OPTIONS = ("verbose", "worker_timeout", "module", "command")
 
 
 def run(args):
@@ -43,28 +53,57 @@ def run(args):
     import keras
 
     import keras_senet
+    from keras_senet import distributed
     from keras_senet.data_pipeline import load_datasets
 
+    cluster = distributed.read_tf_config() if args.strategy == "multiworker" else None
+    if args.worker_timeout <= 0:
+        raise ValueError(f"--worker-timeout must be a number of seconds > 0; received "
+                         f"{args.worker_timeout}.")
     out = _args.run_dir(args, "train")
     state = _args.prepare_run_dir(out, args.resume)
+    # First: a multi-worker strategy must exist before the backend runs anything.
+    strategy = training.get_strategy(args.strategy, args.tpu, args.worker_timeout)
+    tf_cluster = cluster is not None and keras.backend.backend() == "tensorflow"
+    if tf_cluster:
+        distributed.check_same_arguments(
+            strategy, cluster,
+            {k: v for k, v in vars(args).items() if k not in PER_WORKER_OPTIONS})
     keras.utils.set_random_seed(args.seed)
     policy = training.set_mixed_precision(args.mixed_precision)
-    strategy = training.get_strategy(args.strategy, args.tpu)
     spec = keras_senet.get_spec(args.model)
     transform = training.default_transform(spec)
     if args.input_size:
         transform = training.transform_for(None, spec, args.input_size)
-    train_ds, val_ds, names = load_datasets(
-        _args.data_options(args), transform, args.batch_size, args.augment, seed=args.seed,
-        drop_remainder=strategy.num_replicas_in_sync > 1)
+    options = _args.data_options(args)
+    steps_per_epoch, batch_note = None, ""
+    if cluster is not None:
+        # Each worker reads its own share of the training images.
+        train_ds, steps_per_epoch = distributed.sharded_training_data(
+            strategy, lambda batch, shard: load_datasets(
+                options, transform, batch, args.augment, seed=args.seed, drop_remainder=True,
+                shard=shard)[0], args.batch_size, cluster)
+        _, val_ds, names = load_datasets(options, transform, args.batch_size, args.augment,
+                                         seed=args.seed, train=False)
+        # TF: each worker validates its share of every batch. JAX: every process validates
+        # every image (its batches count twice in the global batch, which leaves the
+        # metrics as they are) and no process waits on a smaller last share.
+        if tf_cluster:
+            val_ds = distributed.shard_validation(val_ds)
+        batch_note = (f" = {args.batch_size // cluster.num_workers} per worker x "
+                      f"{cluster.num_workers} workers")
+    else:
+        train_ds, val_ds, names = load_datasets(
+            options, transform, args.batch_size, args.augment, seed=args.seed,
+            drop_remainder=strategy.num_replicas_in_sync > 1)
     size = transform.input_size
     with strategy.scope():
         model = keras_senet.create_model(args.model, weights=args.weights, classes=len(names),
                                          input_shape=(size, size, 3),
                                          classifier_activation="softmax")
-    steps = training.steps_in(train_ds)
+    steps = steps_per_epoch or training.steps_in(train_ds)
     print(f"{args.model}: {model.count_params():,} params, {len(names)} classes, "
-          f"{steps} steps/epoch, batch {args.batch_size}, {policy}, "
+          f"{steps} steps/epoch, batch {args.batch_size}{batch_note}, {policy}, "
           f"{strategy.num_replicas_in_sync} replica(s)")
 
     def setup(m):
@@ -80,9 +119,20 @@ def run(args):
                                     "classes": names, "seed": args.seed,
                                     "epochs": args.epochs})
     phases = [training.Phase("train", args.epochs, setup)]
-    training.fit_phases(model, phases, train_ds, val_ds, out, state, verbose=args.verbose
-                        if args.verbose is not None else "auto")
-    return finish(model, val_ds, out, state, args.model)
+    verbose = args.verbose if args.verbose is not None else "auto"
+    if cluster is None:
+        training.fit_phases(model, phases, train_ds, val_ds, out, state, verbose=verbose)
+        return finish(model, val_ds, out, state, args.model)
+    write_dir = distributed.worker_dir(out, cluster)
+    with distributed.stopped_by_lost_worker(cluster, state):
+        training.fit_phases(model, phases, train_ds, val_ds, write_dir, state,
+                            callbacks=[distributed.model_statistics_averager(strategy)]
+                            if tf_cluster else [],
+                            verbose=verbose, read_dir=out, steps_per_epoch=steps_per_epoch)
+        finish(model, val_ds, write_dir, state, args.model)
+    print(f"{cluster.describe()}: final weights sha256 {distributed.weights_digest(model)}")
+    distributed.finish_worker(out, cluster)
+    return 0
 
 
 def finish(model, val_ds, out, state, title):

@@ -9,8 +9,10 @@ from keras import layers
 
 from keras_senet.layers.grouped_conv import GroupedConv2D
 
-BN_EPSILON = 1e-5  # PyTorch's BatchNorm2d default; Keras defaults to 1e-3.
+# One BatchNorm epsilon per reference implementation:
+BN_EPSILON = 1e-5  # PyTorch's BatchNorm2d (timm, torchvision: the ResNet, SK, VGG, CIFAR nets).
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1 expressed the Keras way.
+KERAS_BN_EPSILON = 1e-3  # keras.applications' Inception and MobileNet (Keras' default).
 
 
 def make_divisible(value, divisor=8, min_value=None, round_limit=0.9):
@@ -34,6 +36,20 @@ def torch_padding(kernel_size, stride=1, dilation=1):
 def batch_norm(name):
     """BatchNormalization with the reference implementation's epsilon and momentum."""
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+
+
+def keras_batch_norm(name, scale=True):
+    """BatchNormalization as keras.applications' Inception / MobileNet build it."""
+    return layers.BatchNormalization(scale=scale, epsilon=KERAS_BN_EPSILON, name=name)
+
+
+def keras_conv_bn(x, filters, kernel, stride=1, padding="same", name=None):
+    """keras.applications' `conv2d_bn`: conv (no bias) -> BN (no scale) -> ReLU, named
+    `{name}_conv`, `{name}_bn`, `{name}_relu`."""
+    x = layers.Conv2D(filters, kernel, strides=stride, padding=padding, use_bias=False,
+                      name=f"{name}_conv")(x)
+    x = keras_batch_norm(f"{name}_bn", scale=False)(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def conv2d(x, filters, kernel_size, stride=1, groups=1, use_bias=False, name=None):

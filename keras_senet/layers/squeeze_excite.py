@@ -4,6 +4,8 @@ Reference implementations: timm `layers/squeeze_excite.py` (SEModule) and the of
 Caffe models ported in timm `models/senet.py` (SEModule with `C // r`).
 """
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -104,3 +106,29 @@ class SqueezeExcite(keras.layers.Layer):
             "gate": self.gate,
             "use_bias": self.use_bias,
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class SEConfig:
+    """How a family attaches SE: one field of every architecture row (`se`), None for none.
+
+    Attributes:
+        ratio: 1 / r, the reduction ratio (the paper's r = 16).
+        divisor: the rounding of C / r: 1 for `C // r` (the paper and the official Caffe
+            models), 8 for timm's `make_divisible(C / r, 8)`.
+    """
+
+    ratio: float = 1 / 16
+    divisor: int = 1
+
+
+PAPER_SE = SEConfig()
+TIMM_SE = SEConfig(divisor=8)
+
+
+def attach_se(x, se, name):
+    """`x` (B, H, W, C) recalibrated by `SqueezeExcite` named `name`; `x` itself when `se` is
+    None (the plain twin of an SE network)."""
+    if se is None:
+        return x
+    return SqueezeExcite(rd_ratio=se.ratio, rd_divisor=se.divisor, name=name)(x)

@@ -12,6 +12,8 @@ import numpy as np
 import safetensors
 from safetensors import numpy as safetensors_numpy
 
+from keras_senet import atomic
+
 # Arrays of other dtypes are written as float32; safetensors also knows these by name.
 _WRITABLE = {np.dtype(t) for t in (
     "float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")}
@@ -99,7 +101,13 @@ def _read_bfloat16(path, names):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """Writes {name: array} as safetensors, with `metadata` ({str: str}) in its header."""
+    """Writes {name: array} as safetensors, with `metadata` ({str: str}) in its header.
+
+    Atomically: the file is written beside `path` as `.NAME.tmp.safetensors` and renamed
+    over it once complete (`atomic.replacing`), so a killed writer leaves the previous file
+    or none, never half of one, and the next writer overwrites its leftover. One process
+    writes a given `path` at a time (callers that share one hold a lock).
+    """
     arrays = {}
     for name, value in tensors.items():
         array = np.asarray(value)
@@ -107,7 +115,8 @@ def write_safetensors(path, tensors, metadata=None):
             array = array.astype(np.float32)
         arrays[name] = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<")))
     metadata = {str(k): str(v) for k, v in (metadata or {}).items()} or None
-    safetensors_numpy.save_file(arrays, os.fspath(path), metadata=metadata)
+    with atomic.replacing(path, suffix=".safetensors", unique=False) as tmp:
+        safetensors_numpy.save_file(arrays, tmp, metadata=metadata)
 
 
 def read_pth(path):

@@ -1,26 +1,21 @@
 """Every constructor exported from keras_senet.applications keeps keras.applications' contract.
 
-One parametrised suite for all families: signature, every ValueError (raised before any
-layer is built), include_top / pooling / input_tensor / classes / classifier_activation,
-mixed precision (the SE / SK blocks compute in bfloat16, logits come out float32) and the
-`.keras` round trip (BN statistics included). `predict` (graph mode) runs in the headless
-test; the others call the model eagerly, which gives the same numbers in a fraction of the
-time for these deep graphs.
+One parametrised suite for all families, on tiny configs (tests/harness.py: the registered
+rows with one block per stage, built by the same constructors): signature, every ValueError
+(raised before any layer is built), include_top / pooling / input_tensor / classes /
+classifier_activation, mixed precision (the SE / SK blocks compute in bfloat16, logits come
+out float32), the `.keras` round trip (BN statistics included) and `features_only`.
 """
 
+import dataclasses
 import inspect
-import warnings
 
 import keras
-import numpy as np
 import pytest
 
 import keras_senet.applications as applications
-from keras_senet import get_spec, list_models
-from keras_senet.applications import _common
-from keras_senet.layers import SelectiveKernel, SqueezeExcite
-from keras_senet.weights.sources import sources_for
-from tests.batch_norm_utils import randomise_batch_norm
+from keras_senet import get_spec, list_models, registry
+from tests.harness import TINY_VARIANTS, check_features_only, run_backbone_test, tiny_input_size
 
 CONSTRUCTORS = [getattr(applications, name) for name in applications.__all__]
 
@@ -55,16 +50,19 @@ def test_signature_is_keras_applications(constructor):
 
 @pytest.fixture
 def no_build(monkeypatch):
-    """Fails the test if the constructor gets as far as building a layer."""
+    """Fails the test if a constructor gets as far as building its input or its network."""
     def refuse(*args, **kwargs):
         raise AssertionError("a layer was built before the arguments were checked")
-    monkeypatch.setattr(_common.layers, "Input", refuse)
+    monkeypatch.setattr(keras.layers, "Input", refuse)
+    monkeypatch.setattr(keras, "Input", refuse)
+    for name, spec in list(registry._REGISTRY.items()):
+        monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(spec, builder=refuse))
 
 
 def _error_cases(constructor, tmp_path):
     spec = spec_of(constructor)
     size = spec.default_size
-    pretrained = bool(sources_for(spec.name))
+    pretrained = bool(spec.checkpoints)
     weights_file = tmp_path / "some.weights.h5"
     weights_file.write_bytes(b"not used: the checks fail first")
     cases = [
@@ -109,65 +107,13 @@ def test_bad_arguments_raise_before_anything_is_built(constructor, tmp_path, no_
             constructor(**kwargs)
 
 
-def _small_size(constructor):
-    return max(64, spec_of(constructor).min_size)
-
-
 @pytest.mark.parametrize("constructor", CONSTRUCTORS, ids=ids)
-def test_headless_backbone_with_variable_input_size(constructor):
-    model = constructor(weights=None, include_top=False, input_shape=(None, None, 3),
-                        pooling="avg")
-    assert model.name == inspect.signature(constructor).parameters["name"].default
-    assert model.layers[-1].name == "avg_pool"
-    size = _small_size(constructor)
-    features = model.predict(np.zeros((1, size, size, 3), "float32"), verbose=0)
-    assert features.shape == (1, model.output_shape[-1])
-    max_pooled = constructor(weights=None, include_top=False, pooling="max",
-                             input_shape=(size, size, 3))
-    assert max_pooled.layers[-1].name == "max_pool"
-    assert max_pooled.output_shape == (None, model.output_shape[-1])
+def test_tiny_model_keeps_the_contract(constructor, tiny_models, tmp_path):
+    run_backbone_test(ARCH_OF[constructor.__name__], tmp_path)
 
 
-@pytest.mark.parametrize("constructor", CONSTRUCTORS, ids=ids)
-def test_classifier_with_input_tensor_classes_and_logits(constructor):
-    size = _small_size(constructor)
-    image = keras.Input((size, size, 3), name="image")
-    model = constructor(weights=None, input_tensor=image, classes=7,
-                        classifier_activation=None, name="custom")
-    assert model.inputs[0] is image and model.name == "custom"
-    assert model.layers[-1].name == "predictions" and model.output_shape == (None, 7)
-    x = np.random.default_rng(0).uniform(0, 1, (2, size, size, 3)).astype("float32")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # keras.applications' models warn here: ours do not
-        logits = keras.ops.convert_to_numpy(model(x))
-    assert not np.allclose(logits.sum(axis=1), 1.0)  # no softmax was applied
-    probabilities = constructor(weights=None, classes=7, input_shape=(size, size, 3))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(probabilities(x)).sum(axis=1), 1.0,
-                               atol=1e-5)
+@pytest.mark.parametrize("name", TINY_VARIANTS)
+def test_features_only_gives_the_documented_stages(name, tiny_models):
+    check_features_only(name, tiny_input_size(name))
 
 
-@pytest.mark.parametrize("constructor", CONSTRUCTORS, ids=ids)
-def test_mixed_bfloat16_gives_float32_logits(constructor):
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    size = _small_size(constructor)
-    model = constructor(weights=None, classes=5, input_shape=(size, size, 3))
-    blocks = [layer for layer in model.layers
-              if isinstance(layer, (SqueezeExcite, SelectiveKernel))]
-    assert blocks and all(block.compute_dtype == "bfloat16" for block in blocks)
-    out = model(np.ones((1, size, size, 3), "float32"))
-    assert keras.backend.standardize_dtype(out.dtype) == "float32"
-    assert np.isfinite(keras.ops.convert_to_numpy(out)).all()
-
-
-@pytest.mark.parametrize("constructor", CONSTRUCTORS, ids=ids)
-def test_keras_file_round_trip_gives_identical_outputs(constructor, tmp_path):
-    size = _small_size(constructor)
-    model = constructor(weights=None, classes=3, input_shape=(size, size, 3))
-    x = np.random.default_rng(1).uniform(-1, 1, (2, size, size, 3)).astype("float32")
-    randomise_batch_norm(model, seed=2)
-    path = tmp_path / "model.keras"
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(x)),
-                                  keras.ops.convert_to_numpy(model(x)))
-    assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]

@@ -1,4 +1,8 @@
-"""SEBNInception, SEInceptionV3, SEInceptionResNetV2: registry, contract, counts vs paper."""
+"""SEBNInception, SEInceptionV3, SEInceptionResNetV2: registry and counts vs the papers.
+
+The counts build the full-size networks (never run); the keras.applications contract is
+tests/applications/test_contract.py, on tiny configs.
+"""
 
 import dataclasses
 
@@ -9,8 +13,9 @@ from keras_senet import get_spec, list_models
 from keras_senet.applications import SEBNInception
 from keras_senet.applications import se_inception
 from keras_senet.flops import count_params
+from keras_senet.layers import SqueezeExcite
 from keras_senet.stats import load_stats
-from tests.applications.family_checks import macs_and_params
+from tests.applications.family_checks import macs_and_params, se_parameters
 
 SE_NAMES = ("se_bn_inception", "se_inception_v3", "se_inception_resnet_v2")
 
@@ -22,7 +27,7 @@ def test_registry_rows_and_plain_twins():
     for se_name in SE_NAMES:
         se, plain = get_spec(se_name), get_spec(se_name.removeprefix("se_"))
         assert se.config.se and not plain.config.se
-        assert dataclasses.replace(plain.config, se=True) == se.config
+        assert dataclasses.replace(plain.config, se=se.config.se) == se.config  # SE only
         assert plain.constructor is None
     assert get_spec("se_inception_v3").default_size == 299
     assert get_spec("se_inception_resnet_v2").min_size == 75
@@ -32,9 +37,10 @@ def test_registry_rows_and_plain_twins():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ours, theirs", [("inception_v3", "InceptionV3"),
-                                          ("inception_resnet_v2", "InceptionResNetV2")])
-def test_plain_twins_have_keras_applications_parameter_count(ours, theirs):
+@pytest.mark.parametrize("ours, theirs, last_layer", [
+    ("inception_v3", "InceptionV3", "mixed10"),
+    ("inception_resnet_v2", "InceptionResNetV2", "conv_7b_relu")])
+def test_plain_twins_are_keras_applications_networks(ours, theirs, last_layer):
     from keras_senet import create_model
 
     reference = getattr(keras.applications, theirs)(weights=None, input_shape=(75, 75, 3),
@@ -42,6 +48,8 @@ def test_plain_twins_have_keras_applications_parameter_count(ours, theirs):
     model = create_model(ours, include_top=False, input_shape=(75, 75, 3))
     assert count_params(model) == count_params(reference)
     assert model.count_params() == reference.count_params()
+    assert not any(isinstance(layer, SqueezeExcite) for layer in model.layers)
+    assert model.output is model.get_layer(last_layer).output
 
 
 def test_bn_inception_gflops_match_the_paper():
@@ -51,8 +59,7 @@ def test_bn_inception_gflops_match_the_paper():
     assert plain / 1e9 == pytest.approx(2.03, rel=0.01)
     assert se / 1e9 == pytest.approx(2.04, rel=0.01)
     assert plain_params == 11_285_224  # conv + BN + fc; the Caffe model's layout
-    assert se_params - plain_params == sum(
-        2 * c * (c // 16) + c + c // 16 for c in
+    assert se_params - plain_params == se_parameters(
         (256, 320, 576, 576, 576, 608, 608, 1056, 1024, 1024))
 
 
@@ -63,4 +70,6 @@ def test_inception_resnet_v2_overhead_from_the_stats_table():
     stats = load_stats()
     plain, se = stats["inception_resnet_v2"], stats["se_inception_resnet_v2"]
     assert plain["params"] == 55_813_192  # keras.applications InceptionResNetV2, trainable
+    # SE on the residual branch of 10 block35 (320 channels), 20 block17 (1088), 10 block8
+    assert se["params"] - plain["params"] == se_parameters([320] * 10 + [1088] * 20 + [2080] * 10)
     assert 0 < se["gmacs"] - plain["gmacs"] < 0.005 * plain["gmacs"]

@@ -1,4 +1,9 @@
-"""SEVGG16: registry, its fully connected head, the contract, and torchvision's counts."""
+"""SEVGG16: registry, its fully connected head, and torchvision's counts.
+
+The head is checked on the tiny row (tests/harness.py) through the public constructor, the
+parameter count on the full-size network (never run); the rest of the keras.applications
+contract is tests/applications/test_contract.py.
+"""
 
 import importlib.util
 import subprocess
@@ -10,11 +15,8 @@ import pytest
 from keras_senet import create_model, get_spec
 from keras_senet.applications import SEVGG16
 from keras_senet.flops import count_params
-from keras_senet.models.vgg import VGGArch
 from keras_senet.stats import load_stats
-from tests.applications.tiny import build_tiny
-
-TINY = VGGArch(stages=((4,), (8,), (8,), (8,), (8,)), fc_width=16)
+from tests.applications.family_checks import se_parameters
 
 
 def test_registry_rows():
@@ -22,23 +24,19 @@ def test_registry_rows():
     assert not get_spec("vgg16_bn").config.se
 
 
-def test_head_is_flatten_fc1_fc2():
-    model = build_tiny("se_vgg16_bn", TINY, 32)
-    names = [l.name for l in model.layers]
-    assert names[-6:] == ["flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "predictions"]
-    assert model.get_layer("fc1").kernel.shape == (8, 16)  # 1 x 1 x 8 at 32 px
-
-
-def test_the_full_size_head_and_the_headless_feature_map():
-    """The rest of the keras.applications contract is tests/applications/test_contract.py."""
+def test_head_is_flatten_fc1_fc2_and_the_headless_map_is_free(tiny_models):
     model = SEVGG16(weights=None, input_shape=(32, 32, 3), classes=5)
-    assert model.get_layer("fc1").kernel.shape == (512, 4096)  # 1 x 1 x 512 at 32 px
+    names = [layer.name for layer in model.layers]
+    assert names[-6:] == ["flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "predictions"]
+    tiny = get_spec("se_vgg16_bn").config
+    last_width = tiny.stages[-1][-1]  # 1 x 1 x last_width at 32 px
+    assert model.get_layer("fc1").kernel.shape == (last_width, tiny.fc_width)
     free = SEVGG16(include_top=False, weights=None, input_shape=(None, None, 3))
-    assert free(np.zeros((1, 64, 96, 3), "float32")).shape == (1, 2, 3, 512)
+    assert free(np.zeros((1, 64, 96, 3), "float32")).shape == (1, 2, 3, last_width)
 
 
 @pytest.mark.slow
-def test_vgg16_bn_parameter_count_equals_torchvision():
+def test_parameter_counts_are_torchvision_vgg16_bn_plus_se():
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("torchvision is in the [test] extra")
     # torch imported after TensorFlow in one process can crash: count in a fresh one.
@@ -47,7 +45,12 @@ def test_vgg16_bn_parameter_count_equals_torchvision():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     expected = int(run.stdout.split()[-1])
-    assert count_params(create_model("vgg16_bn")) == expected  # 138,365,992
+    model = create_model("vgg16_bn")  # built, never run
+    assert count_params(model) == expected  # 138,365,992
+    assert model.get_layer("fc1").kernel.shape == (7 * 7 * 512, 4096)
+    se_model = SEVGG16(weights=None)
+    assert count_params(se_model) == expected + se_parameters(  # after each of the 13 convs
+        (64, 64, 128, 128, 256, 256, 256, *[512] * 6))
 
 
 def test_vgg_overhead_from_the_stats_table():

@@ -1,27 +1,35 @@
-"""SE placement in MobileNet, ShuffleNet and VGG-16-BN, and grouped convolutions on CPU."""
+"""SE placement in MobileNet, ShuffleNet and VGG-16-BN, and grouped convolutions on CPU.
+
+Each network is its registered row's builder with a narrower / shallower config.
+"""
+
+import dataclasses
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
+import keras_senet
 from keras_senet.layers import ChannelShuffle
-from keras_senet.models.mobilenet import MobileNetArch, build_mobilenet
-from keras_senet.models.shufflenet import ShuffleNetArch, build_shufflenet
-from keras_senet.models.vgg import VGGArch, build_vgg
 from tests.models.graph_utils import consumers, producer, se_layers
 
-TINY_SHUFFLENET = ShuffleNetArch(groups=3, widths=(24, 48, 96), depths=(2, 2, 1),
-                                 stem_filters=12)
 
-
-def _trunk(builder, arch, size=32):
+def _trunk(name, size=32, **config_changes):
+    """The trunk of the registered row `name` with `config_changes` applied to its config,
+    (B, size, size, 3) -> its last feature map."""
+    spec = keras_senet.get_spec(name)
     inputs = keras.Input((size, size, 3))
-    return keras.Model(inputs, builder(inputs, arch)[-1])
+    config = dataclasses.replace(spec.config, **config_changes)
+    return keras.Model(inputs, spec.builder(inputs, config)[-1])
+
+
+def _tiny_shufflenet():
+    return _trunk("se_shufflenet_g3", widths=(24, 48, 96), depths=(2, 2, 1), stem_filters=12)
 
 
 def test_mobilenet_se_after_each_depthwise_separable_block():
-    model = _trunk(build_mobilenet, MobileNetArch(alpha=0.25))
+    model = _trunk("se_mobilenet", alpha=0.25)  # all 13 blocks, a quarter of the width
     assert [se.name for se in se_layers(model)] == [f"conv_pw_{i}_se" for i in range(1, 14)]
     for i in range(1, 14):
         se = model.get_layer(f"conv_pw_{i}_se")
@@ -34,7 +42,7 @@ def test_mobilenet_se_after_each_depthwise_separable_block():
 
 
 def test_shufflenet_se_on_residual_branch_before_add_or_concat():
-    model = _trunk(build_shufflenet, TINY_SHUFFLENET)
+    model = _tiny_shufflenet()
     units = ["stage2_block1", "stage2_block2", "stage3_block1", "stage3_block2",
              "stage4_block1"]
     assert [se.name for se in se_layers(model)] == [f"{u}_se" for u in units]
@@ -54,7 +62,7 @@ def test_shufflenet_se_on_residual_branch_before_add_or_concat():
 
 
 def test_shufflenet_unit_structure():
-    model = _trunk(build_shufflenet, TINY_SHUFFLENET)
+    model = _tiny_shufflenet()
     # first pointwise of the network is ungrouped (24-channel stem), the others use g = 3
     assert model.get_layer("stage2_block1_1_conv").groups == 1
     assert model.get_layer("stage2_block2_1_conv").groups == 3
@@ -68,12 +76,11 @@ def test_shufflenet_unit_structure():
 
 def test_shufflenet_rejects_widths_not_divisible_by_groups():
     with pytest.raises(ValueError, match="not divisible by groups=8"):
-        _trunk(build_shufflenet, ShuffleNetArch(groups=8))
+        _trunk("se_shufflenet_g3", groups=8)
 
 
 def test_vgg_se_after_each_conv_bn_relu():
-    arch = VGGArch(stages=((4, 4), (8,), (8,), (8,), (8,)))
-    model = _trunk(build_vgg, arch)
+    model = _trunk("se_vgg16_bn", stages=((4, 4), (8,), (8,), (8,), (8,)))
     convs = ["block1_conv1", "block1_conv2", "block2_conv1", "block3_conv1", "block4_conv1",
              "block5_conv1"]
     assert [se.name for se in se_layers(model)] == [f"{c}_se" for c in convs]
@@ -103,7 +110,7 @@ def test_grouped_convolution_runs_on_tf_cpu_and_equals_split_concat():
 
 
 def test_shufflenet_runs_on_tf_cpu_graph_mode():
-    model = _trunk(build_shufflenet, TINY_SHUFFLENET)
+    model = _tiny_shufflenet()
     out = model.predict(np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32"),
                         verbose=0)
     assert out.shape == (2, 1, 1, 96) and np.isfinite(out).all()

@@ -17,7 +17,7 @@ timm = pytest.importorskip("timm")
 
 HEAVY = {"legacy_senet154", "senet154", "legacy_seresnet152", "seresnet152", "seresnet152d",
          "seresnext101_32x8d", "seresnext101d_32x8d", "seresnext101_64x4d",
-         "seresnextaa101d_32x8d"}
+         "seresnextaa101d_32x8d", "seresnextaa201d_32x8d"}
 
 
 # The families whose checkpoints convert from timm; the plain twins of the other families

@@ -49,6 +49,26 @@ def test_round_trip_keeps_names_shapes_dtypes_and_metadata(tmp_path):
         np.testing.assert_array_equal(read[name], value)
 
 
+def test_a_write_that_fails_midway_leaves_the_previous_file(tmp_path, monkeypatch):
+    """The file appears complete or not at all: a writer that dies (here, a full disk)
+    leaves the previous version and no temporary file."""
+    from safetensors import numpy as safetensors_numpy
+
+    path = tmp_path / "x.safetensors"
+    write_safetensors(path, {"w": np.zeros((3,), "float32")})
+
+    def disk_full(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors_numpy, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_safetensors(path, {"w": np.ones((3,), "float32")})
+    np.testing.assert_array_equal(read_safetensors(path)[0]["w"], np.zeros((3,), "float32"))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.safetensors"]
+
+
 def test_reads_files_written_by_the_safetensors_package(tmp_path):
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
     tensors = {"conv.weight": np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype("float32")}

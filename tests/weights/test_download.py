@@ -16,10 +16,13 @@ import time
 import numpy as np
 import pytest
 
-from keras_senet.weights import resolve, sources
+from keras_senet import atomic, registry
+from keras_senet.checkpoints import HF_HUB, WeightSource, hf_source, pth_source
+from keras_senet.weights import cache, resolve
 from keras_senet.weights.checkpoint_io import write_safetensors
-from keras_senet.weights.resolve import CorruptedWeightsError, WeightsDownloadError, cache_dir
-from keras_senet.weights.sources import hf_source, pth_source
+from keras_senet.weights.fetch import (
+    CorruptedWeightsError, WeightsDownloadError, cache_dir, download_timeout, fetch,
+    fetch_verified)
 from tests.weights.fake_hub import FakeHub
 
 REPO = "timm/seresnet18.local_in1k"
@@ -87,7 +90,7 @@ def test_a_hub_file_lands_in_the_hf_cache_checked_against_the_hubs_sha256(
         hub, hub_source, tmp_path):
     data = small_checkpoint(tmp_path)
     hub.add(HUB_PATH, data)
-    path, digest = resolve.fetch_verified(hub_source)
+    path, digest = fetch_verified(hub_source)
     assert digest == sha256(data)
     assert path.startswith(str(tmp_path / "hf_home" / "hub" / "models--timm--seresnet18.local_in1k"))
     assert os.path.basename(os.path.realpath(path)) == digest  # the blob named by its ETag
@@ -103,7 +106,7 @@ def test_a_file_already_in_the_hf_cache_is_not_downloaded_again(hub, hub_source,
     hub.add(HUB_PATH, data)
     huggingface_hub.hf_hub_download(REPO, "model.safetensors")  # what timm does
     hub.requests.clear()
-    assert resolve.fetch_verified(hub_source)[1] == sha256(data)
+    assert fetch_verified(hub_source)[1] == sha256(data)
     assert hub.gets() == []
 
 
@@ -112,23 +115,23 @@ def test_a_bit_flipped_hub_file_is_deleted_and_the_error_names_both_hashes(
     data = small_checkpoint(tmp_path)
     hub.add(HUB_PATH, data, mode="flipped")
     with pytest.raises(CorruptedWeightsError) as error:
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     message = str(error.value)
     flipped = bytearray(data)
     flipped[len(data) // 2] ^= 1
     assert f"{REPO}/model.safetensors" in message
     assert f"the Hub reports {sha256(data)}" in message
     assert f"its sha256 is {sha256(bytes(flipped))}" in message
-    assert hub_cache_files() if False else hub_cache_files(tmp_path) == []
+    assert hub_cache_files(tmp_path) == []
     hub.add(HUB_PATH, data)  # the next load downloads it afresh
-    assert resolve.fetch_verified(hub_source)[1] == sha256(data)
+    assert fetch_verified(hub_source)[1] == sha256(data)
 
 
 def test_a_truncated_hub_body_without_length_fails_the_hash_check(hub, hub_source, tmp_path):
     data = small_checkpoint(tmp_path)
     hub.add(HUB_PATH, data, mode="truncated_no_length")
     with pytest.raises(CorruptedWeightsError, match=f"the Hub reports {sha256(data)}"):
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert hub_cache_files(tmp_path) == []
 
 
@@ -136,7 +139,7 @@ def test_a_truncated_hub_body_without_length_fails_the_hash_check(hub, hub_sourc
 def test_a_hub_transfer_cut_short_of_its_length_caches_nothing(hub, hub_source, tmp_path):
     hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="truncated")
     with pytest.raises(WeightsDownloadError, match="Could not download"):
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert hub_cache_files(tmp_path) == []
 
 
@@ -146,7 +149,7 @@ def test_a_hub_that_does_not_answer_fails_within_the_timeout(hub, hub_source, tm
     hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="stall_head")
     start = time.monotonic()
     with pytest.raises(WeightsDownloadError, match="hf download"):
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert time.monotonic() - start < 5
 
 
@@ -159,7 +162,7 @@ def test_a_hub_transfer_that_stalls_fails_with_a_clear_error(hub, hub_source, tm
     hub.add(HUB_PATH, small_checkpoint(tmp_path), mode="stall_body")
     start = time.monotonic()
     with pytest.raises(WeightsDownloadError, match="Could not download"):
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert time.monotonic() - start < 6 * (2 + 1) + 3
     assert hub_cache_files(tmp_path) == []
 
@@ -167,7 +170,7 @@ def test_a_hub_transfer_that_stalls_fails_with_a_clear_error(hub, hub_source, tm
 def test_the_hf_token_is_sent(hub, hub_source, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_local_test_token")
     hub.add(HUB_PATH, small_checkpoint(tmp_path))
-    resolve.fetch(hub_source)
+    fetch(hub_source)
     assert {headers.get("authorization") for _, _, headers in hub.requests} == {
         "Bearer hf_local_test_token"}
 
@@ -178,10 +181,10 @@ def test_offline_the_cached_hub_file_is_used_and_still_checked(hub, hub_source, 
 
     data = small_checkpoint(tmp_path)
     hub.add(HUB_PATH, data)
-    path = resolve.fetch(hub_source)
+    path = fetch(hub_source)
     hub.requests.clear()
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert resolve.fetch_verified(hub_source) == (path, sha256(data))
+    assert fetch_verified(hub_source) == (path, sha256(data))
     assert hub.requests == []
 
     blob = os.path.realpath(path)
@@ -189,7 +192,7 @@ def test_offline_the_cached_hub_file_is_used_and_still_checked(hub, hub_source, 
         f.seek(100)
         f.write(b"\0\0\0\0")
     with pytest.raises(CorruptedWeightsError) as error:
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert f"the Hub reports {sha256(data)}" in str(error.value)
     assert f"its sha256 is {hashlib.sha256(open(tmp_path / 'small0.safetensors', 'rb').read()).hexdigest()}" not in str(error.value)
     assert not os.path.exists(blob) and not os.path.lexists(path)
@@ -200,20 +203,20 @@ def test_offline_without_the_file_the_error_says_how_to_get_it(hub, hub_source, 
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(WeightsDownloadError) as error:
-        resolve.fetch(hub_source)
+        fetch(hub_source)
     assert f"hf download {REPO} model.safetensors" in str(error.value)
     assert hub.requests == []
 
 
 def test_every_hugging_face_row_is_verified_against_the_hub():
     """No row loads unverified: Hub rows carry their repository, the others a sha256."""
-    rows = [s for arch in sources.SOURCES.values() for s in arch]
-    hub_rows = [s for s in rows if s.url.startswith(sources.HF_HUB)]
-    assert len(hub_rows) == 20
+    rows = [s for name in registry.list_models() for s in registry.sources_for(name)]
+    hub_rows = [s for s in rows if s.url.startswith(HF_HUB)]
+    assert len(hub_rows) >= 20  # timm's SE / SK checkpoints on the Hub
     assert all(s.hub_repo == f"timm/{s.full_name}" for s in hub_rows)
     assert all(s.sha256 for s in rows if s.hub_repo is None)
     with pytest.raises(ValueError, match="no sha256"):
-        sources.WeightSource("x", "y", url="https://example.invalid/x.pth", file_name="x.pth")
+        WeightSource("x", "y", url="https://example.invalid/x.pth", file_name="x.pth")
 
 
 # --- `.pth` release rows (plain URLs) ---------------------------------------------------
@@ -227,12 +230,12 @@ def test_a_release_file_is_checked_against_its_sha256_prefix(hub, tmp_path):
     data = small_checkpoint(tmp_path)
     good = pth_row(hub, data)
     hub.add(f"files/{good.file_name}", data)
-    assert resolve.fetch_verified(good) == (os.path.join(cache_dir(), good.file_name),
+    assert fetch_verified(good) == (os.path.join(cache_dir(), good.file_name),
                                             sha256(data))
     bad = pth_source("seresnet18", "local_in1k", f"{hub.endpoint}/files/seresnet18-00000000.pth")
     hub.add(f"files/{bad.file_name}", data)
     with pytest.raises(CorruptedWeightsError, match=f"its sha256 is {sha256(data)}"):
-        resolve.fetch(bad)
+        fetch(bad)
     assert keras_cache_files() == [good.file_name]
 
 
@@ -243,7 +246,7 @@ def test_a_damaged_release_download_caches_nothing(hub, tmp_path, mode):
     hub.add(f"files/{source.file_name}", data, mode=mode)
     expected = WeightsDownloadError if mode == "truncated" else CorruptedWeightsError
     with pytest.raises(expected):
-        resolve.fetch(source)
+        fetch(source)
     assert keras_cache_files() == []
 
 
@@ -254,7 +257,7 @@ def test_a_stalled_release_server_fails_within_the_timeout(hub, tmp_path, monkey
     hub.add(f"files/{source.file_name}", data, mode="stall_body")
     start = time.monotonic()
     with pytest.raises(WeightsDownloadError, match="sent nothing for 2 s after 10 bytes"):
-        resolve.fetch(source)
+        fetch(source)
     assert time.monotonic() - start < 4
     assert keras_cache_files() == []
 
@@ -262,13 +265,13 @@ def test_a_stalled_release_server_fails_within_the_timeout(hub, tmp_path, monkey
 def test_a_bad_timeout_setting_is_named(monkeypatch):
     monkeypatch.setenv("KERAS_SENET_DOWNLOAD_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="KERAS_SENET_DOWNLOAD_TIMEOUT='soon'"):
-        resolve.download_timeout()
+        download_timeout()
 
 
 def test_without_network_the_error_says_where_to_put_the_file(tmp_path):
     source = pth_source("seresnet18", "local_in1k", "http://127.0.0.1:9/seresnet18-0badc0de.pth")
     with pytest.raises(WeightsDownloadError) as error:
-        resolve.fetch(source)
+        fetch(source)
     assert f"put it at {os.path.join(cache_dir(), source.file_name)}" in str(error.value)
     assert keras_cache_files() == []
 
@@ -280,7 +283,7 @@ def test_a_file_put_in_the_cache_by_hand_is_used(tmp_path):
     os.makedirs(cache_dir())
     with open(os.path.join(cache_dir(), source.file_name), "wb") as f:
         f.write(data)
-    assert resolve.fetch_verified(source)[1] == sha256(data)
+    assert fetch_verified(source)[1] == sha256(data)
 
 
 def test_a_wrong_file_put_in_the_cache_is_named_not_asked_for_again(tmp_path):
@@ -292,7 +295,7 @@ def test_a_wrong_file_put_in_the_cache_is_named_not_asked_for_again(tmp_path):
     with open(target, "wb") as f:
         f.write(other)
     with pytest.raises(WeightsDownloadError) as error:
-        resolve.fetch(source)
+        fetch(source)
     message = str(error.value)
     assert f"has sha256 {sha256(other)}" in message
     assert f"the published one starts with {sha256(data)[:8]}" in message
@@ -300,36 +303,44 @@ def test_a_wrong_file_put_in_the_cache_is_named_not_asked_for_again(tmp_path):
     assert not os.path.exists(target)
 
 
+def killed_runs_staging(target):
+    """The staging folder a download of `target` killed mid-transfer leaves (`atomic`'s:
+    `.NAME.tmp-*` beside it, with a lock file nobody holds any more)."""
+    folder = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.tmp-dead")
+    os.makedirs(folder)
+    open(os.path.join(folder, atomic.LOCK_NAME), "wb").close()
+    with open(os.path.join(folder, "partial"), "wb") as f:
+        f.write(b"partial")
+    return folder
+
+
 def test_staging_left_by_killed_runs_is_swept(hub, tmp_path):
+    """A download stages beside its file; the next one removes every staging folder whose
+    run is gone (of this file or another), and leaves those of runs still downloading."""
     data = small_checkpoint(tmp_path)
     source = pth_row(hub, data)
     hub.add(f"files/{source.file_name}", data)
     root = cache_dir()
-    mine = os.path.join(root, f".download-{source.file_name}-dead")  # its lock is free now
-    old = os.path.join(root, ".download-other.pth-old")
-    busy = os.path.join(root, ".download-other.pth-busy")  # another run, writing now
-    for folder in (mine, old, busy):
-        os.makedirs(folder)
-        with open(os.path.join(folder, "partial"), "wb") as f:
-            f.write(b"partial")
-    a_day_ago = time.time() - 86400
-    for path in (old, os.path.join(old, "partial")):
-        os.utime(path, (a_day_ago, a_day_ago))
-    resolve.fetch(source)
-    assert sorted(os.listdir(root)) == [".download-other.pth-busy", ".locks", source.file_name]
+    killed_runs_staging(os.path.join(root, source.file_name))
+    killed_runs_staging(os.path.join(root, "other.pth"))
+    with atomic.staging_dir(os.path.join(root, "another.pth")) as busy:  # a live download
+        fetch(source)
+        assert sorted(os.listdir(root)) == sorted(
+            [os.path.basename(busy.path), ".locks", source.file_name])
 
 
 CONCURRENT_FETCH = """
 import json, os, pathlib, sys
 os.environ["KERAS_BACKEND"] = "numpy"
-from keras_senet.weights import resolve, sources
+from keras_senet.checkpoints import hf_source, pth_source
+from keras_senet.weights.fetch import fetch_verified
 kind, url_or_repo, started = sys.argv[1:4]
 if kind == "hub":
-    source = sources.hf_source("seresnet18", "local_in1k", repo=url_or_repo)
+    source = hf_source("seresnet18", "local_in1k", repo=url_or_repo)
 else:
-    source = sources.pth_source("seresnet18", "local_in1k", url_or_repo)
+    source = pth_source("seresnet18", "local_in1k", url_or_repo)
 pathlib.Path(started, str(os.getpid())).touch()
-print(json.dumps(resolve.fetch_verified(source)))
+print(json.dumps(fetch_verified(source)))
 """
 
 
@@ -375,12 +386,14 @@ def conversions(monkeypatch):
         calls.append(state_dict)
         return {f"keras/{name}": value for name, value in state_dict.items()}
 
-    monkeypatch.setattr("keras_senet.convert.convert_reference", convert_reference)
+    monkeypatch.setattr(resolve, "convert_reference", convert_reference)
     return calls
 
 
 def converted_file(source):
-    return os.path.join(cache_dir(), "converted", f"{source.full_name}.safetensors")
+    path = os.path.join(cache_dir(), "converted", f"{source.full_name}.safetensors")
+    assert cache.converted_path(source) == path
+    return path
 
 
 def test_the_converted_cache_records_its_source_and_is_reused_for_it(
@@ -413,7 +426,7 @@ def test_a_converted_file_whose_source_is_gone_is_not_used(hub, hub_source, tmp_
     from huggingface_hub import constants
 
     hub.add(HUB_PATH, small_checkpoint(tmp_path))
-    path = resolve.fetch(hub_source)
+    path = fetch(hub_source)
     resolve.pretrained_weights(None, None, hub_source)
     os.remove(os.path.realpath(path))  # the raw file is deleted; the converted one stays
     os.remove(path)
@@ -437,12 +450,13 @@ def test_a_damaged_converted_file_is_converted_again(hub, hub_source, tmp_path, 
 
 def test_a_conversion_killed_midway_leaves_nothing_trusted(hub, hub_source, tmp_path,
                                                            conversions):
-    """A killed run leaves its staging file (`.tmp-NAME-*`) and no converted file; the next
-    run sweeps the staging file and converts."""
+    """A killed run leaves its temporary file (`.NAME.tmp.safetensors`) and no converted
+    file; the next run converts, writing that temporary file over and renaming it."""
     hub.add(HUB_PATH, small_checkpoint(tmp_path))
     folder = os.path.dirname(converted_file(hub_source))
     os.makedirs(folder)
-    staging = os.path.join(folder, f".tmp-{os.path.basename(converted_file(hub_source))}-x")
+    name = os.path.basename(converted_file(hub_source))
+    staging = os.path.join(folder, f".{name}.tmp.safetensors")
     with open(staging, "wb") as f:
         f.write(b"half a safetensors file")
     resolve.pretrained_weights(None, None, hub_source)
@@ -460,7 +474,7 @@ def test_cached_weights_are_readable_by_other_users(hub, hub_source, tmp_path, c
         data = small_checkpoint(tmp_path, seed=1)
         release = pth_row(hub, data)
         hub.add(f"files/{release.file_name}", data)
-        downloaded = resolve.fetch(release)
+        downloaded = fetch(release)
     finally:
         os.umask(old_mask)
     for path in (converted_file(hub_source), downloaded):

@@ -1,6 +1,7 @@
 """The weights this project trained: weights/manifest.json, the package files and the sources
 table agree, and `weights="cifar10"` loads them offline."""
 
+import dataclasses
 import json
 import os
 
@@ -8,8 +9,9 @@ import numpy as np
 import pytest
 
 import keras_senet
-from keras_senet.weights.resolve import sha256_of
-from keras_senet.weights.sources import PACKAGE_SCHEME, find_source
+from keras_senet.checkpoints import PACKAGE_SCHEME
+from keras_senet.registry import find_source
+from keras_senet.weights.fetch import WeightsDownloadError, fetch, sha256_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = json.load(open(os.path.join(ROOT, "weights", "manifest.json")))
@@ -83,21 +85,13 @@ def test_the_wheel_ships_the_trained_weights_and_the_data_files(tmp_path):
 
 def test_a_corrupted_packaged_file_is_refused():
     """A damaged installation fails loudly instead of loading wrong weights."""
-    import dataclasses
-
-    from keras_senet.weights import resolve
-
     source = find_source("se_resnet20_cifar", "cifar10")
     with pytest.raises(ValueError, match="has sha256 .*, not the published 0+: .* reinstall keras-senet"):
-        resolve.fetch(dataclasses.replace(source, sha256="0" * 64))
+        fetch(dataclasses.replace(source, sha256="0" * 64))
 
 
 def test_a_missing_packaged_file_says_how_to_restore_it():
-    import dataclasses
-
-    from keras_senet.weights import resolve
-
     source = find_source("se_resnet20_cifar", "cifar10")
     missing = dataclasses.replace(source, url=source.url.replace(".safetensors", ".gone"))
-    with pytest.raises(resolve.WeightsDownloadError, match="file is missing: reinstall"):
-        resolve.fetch(missing)
+    with pytest.raises(WeightsDownloadError, match="file is missing: reinstall"):
+        fetch(missing)

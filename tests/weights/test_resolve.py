@@ -108,13 +108,17 @@ def test_model_name_does_not_change_what_is_loaded(tmp_path):
     assert not os.path.exists(tmp_path / "something_else")
 
 
-def test_converted_cache_format_round_trips(tmp_path):
-    """The converted cache is a plain safetensors file keyed by Keras variable paths."""
-    from keras_senet.weights.resolve import CONVERTED_FORMAT, _atomic_write_safetensors
+def test_the_converted_cache_holds_keras_tensors_for_one_source_file(tmp_path):
+    """A plain safetensors file keyed by Keras variable paths, trusted only for the sha256 of
+    the file it was converted from."""
+    from keras_senet.checkpoints import hf_source
+    from keras_senet.weights import cache
 
-    path = tmp_path / "c" / "x.safetensors"
-    _atomic_write_safetensors(str(path), {"conv1_conv/kernel": np.ones((1, 1, 3, 4), "f4")},
-                              {"format": CONVERTED_FORMAT})
-    tensors, metadata = read_safetensors(path)
-    assert metadata["format"] == CONVERTED_FORMAT and tensors["conv1_conv/kernel"].shape == (1, 1, 3, 4)
-    assert os.listdir(path.parent) == ["x.safetensors"]  # no temporary file left behind
+    source = hf_source("seresnet18", "local_in1k")
+    tensors = {"conv1_conv/kernel": np.ones((1, 1, 3, 4), "f4")}
+    cache.write_converted(source, "a" * 64, tensors)
+    assert cache.read_converted(source, "a" * 64)["conv1_conv/kernel"].shape == (1, 1, 3, 4)
+    assert cache.read_converted(source, "b" * 64) is None  # converted from another file
+    path = cache.converted_path(source)
+    assert read_safetensors(path)[1]["format"] == cache.CONVERTED_FORMAT
+    assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # no temporary file
