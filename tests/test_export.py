@@ -983,8 +983,8 @@ def corrupt_folder(root):
     (dict(quantize="int8", calibration_data="broken"),
      r"Calibration image .*broken.jpg is not a readable image"),
     (dict(quantize="int8", calibration_data="small"),
-     r"Calibration image .* is 12 x 8 pixels; it would be enlarged to a shorter side of 37 "
-     r"for a model of input size 32. Calibration images need a shorter side of at least 18.5"),
+     r"Calibration image .* is 12 x 8 pixels; it would be enlarged to a shorter side of 36 "
+     r"for a model of input size 32. Calibration images need a shorter side of at least 18 "),
     (dict(quantize="int8", calibration_data=np.zeros((40, 64, 64, 3), "uint8")),
      r"shape \(N, 32, 32, 3\); got \(40, 64, 64, 3\)"),
     (dict(quantize="int8", calibration_data=preprocess_input(

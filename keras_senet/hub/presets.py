@@ -12,7 +12,6 @@ with the keras_senet model it was made from; the card records the difference.
 
 import dataclasses
 import datetime
-import hashlib
 import importlib.metadata
 import os
 
@@ -26,6 +25,7 @@ from keras_senet.checkpoints import IN_MODEL_TRANSFORM, PACKAGE_SCHEME, EvalTran
 from keras_senet.hub.families import family_classes
 from keras_senet.hub.image_converter import resize_and_crop
 from keras_senet.weights import resolve
+from keras_senet.weights.fetch import sha256_of
 
 # Largest logit difference, relative to the logits' scale (at least 1), a preset may have
 # against the model it was made from: the bound of the timm parity tests.
@@ -184,14 +184,6 @@ def check_destination(directory, overwrite=False):
                          "(--overwrite) to replace it, or give another path.")
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def package_version():
     """keras-senet's installed version (the registry row of that version defines the
     architecture a preset's config names); read from the distribution, not by importing the
@@ -208,7 +200,7 @@ def weights_lines(source, weights):
         return ["Random initialisation: these are not pretrained weights."]
     if source is None:
         path = os.fspath(weights)
-        return [f"From the file `{os.path.basename(path)}` (sha256 `{_sha256(path)}`), "
+        return [f"From the file `{os.path.basename(path)}` (sha256 `{sha256_of(path)}`), "
                 "converted by keras_senet."]
     if source.url.startswith(PACKAGE_SCHEME):
         return [f"Checkpoint `{source.full_name}`, trained by the keras_senet project and "
