@@ -22,6 +22,7 @@ import pytest
 import keras_senet
 from keras_senet import distributed, launcher
 from keras_senet.commands.launch import worker_arguments
+from tests.image_folders import tinted_image_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,24 +33,12 @@ def environment(backend="tensorflow"):
             "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu"}
 
 KERAS_SENET = [sys.executable, "-m", "keras_senet.cli"]
-CLASSES = ("red", "green", "blue")
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """root/{train,val}/<class>/*.png: 32x32 noisy images tinted by class, 8 + 3 per class."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 8), ("val", 3)):
-        for label, name in enumerate(CLASSES):
-            os.makedirs(root / split / name)
-            for i in range(count):
-                image = rng.integers(0, 96, (32, 32, 3))
-                image[..., label] += 150
-                Image.fromarray(image.astype(np.uint8)).save(root / split / name / f"{i}.png")
-    return str(root)
+    return tinted_image_folder(tmp_path_factory.mktemp("images"), 8, 3)
 
 
 def _process_table():

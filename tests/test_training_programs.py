@@ -13,8 +13,9 @@ import time
 import numpy as np
 import pytest
 
+from tests.image_folders import CLASSES, tinted_image_folder
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLASSES = ("red", "green", "blue")
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """root/{train,val}/<class>/*.png: 32x32 noisy images tinted by class, 6 + 3 per class."""
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for split, count in (("train", 6), ("val", 3)):
-        for label, name in enumerate(CLASSES):
-            os.makedirs(root / split / name)
-            for i in range(count):
-                image = rng.integers(0, 96, (32, 32, 3))
-                image[..., label] += 150
-                Image.fromarray(image.astype(np.uint8)).save(root / split / name / f"{i}.png")
-    return str(root)
+    return tinted_image_folder(tmp_path_factory.mktemp("images"), 6, 3)
 
 
 def start_program(program, *args, env=None, timeout=600):
