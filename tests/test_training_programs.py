@@ -53,18 +53,15 @@ def test_train_then_evaluate_then_finetune(folder, tmp_path):
         assert os.path.getsize(os.path.join(run, name)) > 0
     assert os.listdir(os.path.join(run, "logs", "train"))  # TensorBoard event files
 
-    # The weights file loads through create_model and scores the same in evaluate.
+    # The weights file loads through create_model and scores the same in evaluate; per
+    # image, evaluate --predictions writes what train wrote at the end of the run.
+    predictions = str(tmp_path / "scores" / "predictions.npz")  # the folder is created
     out = run_program("evaluate.py", "resnet20_cifar", "--weights",
                       os.path.join(run, "final.safetensors"), "--data-dir", folder,
-                      "--batch-size", "6")
+                      "--batch-size", "6", "--predictions", predictions)
     scores = json.loads(out.strip().splitlines()[-1])
     assert scores["top1"] == pytest.approx(results["val_top1"], abs=1e-6)
-
-    # Per image: evaluate --predictions writes what train wrote at the end of the run.
-    predictions = str(tmp_path / "scores" / "predictions.npz")  # the folder is created
-    run_program("evaluate.py", "resnet20_cifar", "--weights",
-                os.path.join(run, "final.safetensors"), "--data-dir", folder,
-                "--batch-size", "6", "--predictions", predictions)
+    assert scores["predictions"] == predictions
     evaluated = np.load(predictions)
     trained = np.load(os.path.join(run, "val_predictions.npz"))
     assert list(evaluated["class_names"]) == sorted(CLASSES)

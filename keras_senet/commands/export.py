@@ -1,10 +1,12 @@
-"""`keras-senet export NAME DST`: a TF Serving SavedModel, a TFLite or an ONNX file.
+"""`keras-senet export NAME DST`: a TF Serving SavedModel, a TFLite or an ONNX file, or an
+OpenVINO IR (DST, a .xml, and the .bin beside it).
 
     keras-senet export seresnext50_32x4d ./serving/seresnext50 --weights imagenet --version 1
     keras-senet export seresnet50 out.tflite --format tflite [--quantize float16|dynamic]
     keras-senet export seresnet50 int8.tflite --format tflite --quantize int8 \
         --calibration-data photos/ [--calibration-steps 128]
     keras-senet export seresnet50 out.onnx --format onnx
+    keras-senet export seresnet50 out.xml --format openvino      # out.xml + out.bin
     keras-senet export seresnet50 logits.tflite --format tflite --classifier-activation none
 
 Each export is verified against the Keras model unless --no-verify (see keras_senet.export).
@@ -19,10 +21,12 @@ from keras_senet.commands import _args
 def add_arguments(parser):
     parser.add_argument("name", help="registry name, optionally with a weight tag "
                         "(seresnext50_32x4d.gluon_in1k)")
-    parser.add_argument("dst", help="export directory (saved_model) or file (tflite, onnx)")
+    parser.add_argument("dst", help="export directory (saved_model) or file (tflite, onnx; "
+                        "openvino: the .xml, its .bin is written beside it)")
     _args.add_weights_argument(parser, None)
     parser.add_argument("--format", default="saved_model", choices=export.FORMATS,
-                        help="a TF Serving SavedModel directory, a .tflite or an .onnx file")
+                        help="a TF Serving SavedModel directory, a .tflite or an .onnx file, "
+                        "or an OpenVINO IR (.xml + .bin)")
     parser.add_argument("--version", type=int, default=None,
                         help="SavedModel version: writes DST/<version>/ for TF Serving")
     parser.add_argument("--quantize", default=None, choices=[q for q in export.QUANTIZE if q],

@@ -1,4 +1,5 @@
-"""Deployment: a TF Serving SavedModel with serving signatures, TFLite (LiteRT) and ONNX.
+"""Deployment: a TF Serving SavedModel with serving signatures, TFLite (LiteRT), ONNX and
+an OpenVINO IR.
 
     from keras_senet import export
     model = keras_senet.create_model("seresnext50_32x4d", weights="imagenet")
@@ -7,17 +8,19 @@
     export.export(model, "seresnext50.int8.tflite", format="tflite", quantize="int8",
                   calibration_data="photos/")          # full-integer, calibrated
     export.export(model, "seresnext50.onnx", format="onnx")
+    export.export(model, "seresnext50.xml", format="openvino")   # + seresnext50.bin
 
-`export` calls `export_saved_model`, `export_tflite` or `export_onnx` (importable from here
-too), after refusing options the format does not take. Every exporter verifies what it wrote
-against the Keras model (the SavedModel in a fresh Python process) and raises `ExportError`
-when the outputs differ. TFLite and ONNX files are checked on a few smooth, natural-looking
-synthetic images (`natural_images`), relative to the scale of the outputs (see
-`export_tflite`). By default each traces the model with every conv -> BatchNorm pair merged
-into one biased convolution (`keras_senet.folding.fold_batch_norm`, `fold_bn=False` to keep
-the BatchNorms); the verification compares with the unfolded Keras model, so it checks the
-folding as well. An existing output is refused unless `overwrite=True` (`check_output`), and
-nothing is visible under the output's name until it is complete and verified.
+`export` calls `export_saved_model`, `export_tflite`, `export_onnx` or `export_openvino`
+(importable from here too), after refusing options the format does not take. Every exporter
+verifies what it wrote against the Keras model (the SavedModel in a fresh Python process)
+and raises `ExportError` when the outputs differ. TFLite, ONNX and OpenVINO files are
+checked on a few smooth, natural-looking synthetic images (`natural_images`), relative to
+the scale of the outputs (see `export_tflite`). By default each traces the model with every
+conv -> BatchNorm pair merged into one biased convolution
+(`keras_senet.folding.fold_batch_norm`, `fold_bn=False` to keep the BatchNorms); the
+verification compares with the unfolded Keras model, so it checks the folding as well. An
+existing output is refused unless `overwrite=True` (`check_output`), and nothing is visible
+under the output's name until it is complete and verified.
 
 The modules, one job each:
 
@@ -25,7 +28,8 @@ The modules, one job each:
     serving_graph.py  predict_image_bytes' decoding: header sizes, limits, resize and crop
     tflite.py         the TFLite file (float32, float16, int8); tflite_interpreter / run_tflite
     calibration.py    the images a full-integer int8 file is calibrated on
-    onnx.py           the ONNX file
+    onnx.py           the ONNX file (and the ONNX graph the OpenVINO IR is converted from)
+    openvino.py       the OpenVINO IR (.xml + .bin); compile it with INFERENCE_PRECISION_HINT f32
     verification.py   natural_images, the relative-error judgement, the fresh-process reload
     tracing.py        the model as a TensorFlow graph without XLA, BatchNorms folded
     keras_compat.py   the one patch of private Keras code, and the check that it still fits
@@ -43,6 +47,7 @@ from keras_senet.export.calibration import (DEFAULT_CALIBRATION_IMAGES,
 from keras_senet.export.keras_compat import WRITTEN_FOR_KERAS, check_keras_internals
 from keras_senet.export.model_facts import INTERPOLATIONS, input_transform, weights_bytes
 from keras_senet.export.onnx import export_onnx
+from keras_senet.export.openvino import export_openvino
 from keras_senet.export.output import FORMATS, check_output
 from keras_senet.export.report import ExportError, ExportReport
 from keras_senet.export.savedmodel import (OUTPUT_KEYS, SIGNATURE_BYTES, SIGNATURE_IMAGES,
@@ -56,12 +61,13 @@ from keras_senet.export.verification import (FLOAT16_RTOL, FULL_INT8_RTOL, QUANT
                                              QUANTIZED_TOP1, VERIFY_ATOL, VERIFY_BATCH,
                                              VERIFY_RTOL, natural_images)
 
-EXPORTERS = {"saved_model": export_saved_model, "tflite": export_tflite, "onnx": export_onnx}
+EXPORTERS = {"saved_model": export_saved_model, "tflite": export_tflite, "onnx": export_onnx,
+             "openvino": export_openvino}
 
 __all__ = [
     "export", "check_export", "check_output", "export_saved_model", "export_tflite",
-    "export_onnx", "ExportError", "ExportReport", "FORMATS", "EXPORTERS", "QUANTIZE",
-    "SIGNATURE_IMAGES", "SIGNATURE_BYTES", "OUTPUT_KEYS", "MAX_IMAGE_PIXELS",
+    "export_onnx", "export_openvino", "ExportError", "ExportReport", "FORMATS", "EXPORTERS",
+    "QUANTIZE", "SIGNATURE_IMAGES", "SIGNATURE_BYTES", "OUTPUT_KEYS", "MAX_IMAGE_PIXELS",
     "MAX_ASPECT_RATIO", "INTERPOLATIONS", "VERIFY_ATOL", "VERIFY_BATCH", "VERIFY_RTOL",
     "QUANTIZED_RTOL", "QUANTIZED_TOP1", "FLOAT16_RTOL", "FULL_INT8_RTOL",
     "MIN_CALIBRATION_IMAGES", "DEFAULT_CALIBRATION_IMAGES", "calibration_images",
@@ -119,18 +125,18 @@ def check_export(path, format="saved_model", **options):
 
 
 def export(model, path, format="saved_model", **options):
-    """Exports `model` to `path` in `format` ("saved_model", "tflite" or "onnx").
+    """Exports `model` to `path` in `format` ("saved_model", "tflite", "onnx", "openvino").
 
     Args:
         model: a Keras model (for a SavedModel, a classifier), TensorFlow backend.
         path: the SavedModel directory (with `version`, TF Serving's model base path), or the
-            .tflite / .onnx file.
+            .tflite / .onnx file, or the OpenVINO IR's .xml (its .bin goes beside it).
         format: one of `FORMATS`.
-        **options: the keyword arguments of `export_saved_model`, `export_tflite` or
-            `export_onnx` (`options_of(format)` lists them): verify, overwrite, fold_bn and
-            log for every format; version, top_k, labels, max_image_pixels ... for a
-            SavedModel; quantize ("float16", "dynamic", "int8"), calibration_data and
-            calibration_steps for TFLite; opset for ONNX.
+        **options: the keyword arguments of `export_saved_model`, `export_tflite`,
+            `export_onnx` or `export_openvino` (`options_of(format)` lists them): verify,
+            overwrite, fold_bn and log for every format; version, top_k, labels,
+            max_image_pixels ... for a SavedModel; quantize ("float16", "dynamic", "int8"),
+            calibration_data and calibration_steps for TFLite; opset for ONNX.
 
     Returns:
         The exporter's `ExportReport`.

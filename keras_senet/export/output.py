@@ -12,7 +12,15 @@ takes minutes), and so does the command line before it builds the model. Writing
 
 import os
 
-FORMATS = ("saved_model", "tflite", "onnx")
+FORMATS = ("saved_model", "tflite", "onnx", "openvino")
+# The file suffix a file format's output must have, where its exporter relies on it: an
+# OpenVINO IR is NAME.xml with its weights in NAME.bin (`weights_file`).
+SUFFIXES = {"openvino": ".xml"}
+
+
+def weights_file(xml_path):
+    """The .bin beside an OpenVINO IR's .xml, where OpenVINO looks for it: same stem."""
+    return os.path.splitext(os.fspath(xml_path))[0] + ".bin"
 
 
 def export_dir(path, version):
@@ -32,11 +40,13 @@ def check_output(path, format, *, overwrite=False, version=None):
 
     A SavedModel is a directory: an empty one is used as it is, a non-empty one only with
     `overwrite`, a file never. A TFLite / ONNX export is a file: an existing one only with
-    `overwrite`, a directory never.
+    `overwrite`, a directory never. An OpenVINO IR is a .xml file and the .bin beside it
+    (`weights_file`): the path must end in .xml, and either existing is refused without
+    `overwrite`.
 
     Args:
         path: the export's file or directory (for a SavedModel with `version`, its parent).
-        format: "saved_model", "tflite" or "onnx".
+        format: one of `FORMATS`.
         overwrite: replace an existing output.
         version: a SavedModel's version (`path/<version>`), or None.
 
@@ -59,10 +69,16 @@ def check_output(path, format, *, overwrite=False, version=None):
                 "it, or give another path" + (" or version." if version is not None else "."))
         return target
     target = os.fspath(path)
-    if os.path.isdir(target):
-        raise ValueError(f"{target} is a directory; format {format!r} writes a file: give a "
-                         "file path.")
-    if os.path.exists(target) and not overwrite:
-        raise ValueError(f"{target} exists; pass overwrite=True (--overwrite) to replace it, or "
-                         "give another path.")
+    suffix = SUFFIXES.get(format)
+    if suffix and not target.endswith(suffix):
+        raise ValueError(f"Format {format!r} writes a {suffix} file; got {target!r}: give a "
+                         f"path ending in {suffix}.")
+    outputs = [target, weights_file(target)] if format == "openvino" else [target]
+    for output in outputs:
+        if os.path.isdir(output):
+            raise ValueError(f"{output} is a directory; format {format!r} writes a file: give "
+                             "a file path.")
+        if os.path.exists(output) and not overwrite:
+            raise ValueError(f"{output} exists; pass overwrite=True (--overwrite) to replace "
+                             "it, or give another path.")
     return target
