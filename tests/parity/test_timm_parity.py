@@ -66,7 +66,9 @@ def test_logits_match_timm_on_real_photos(name, photos, tmp_path):
     reference = randomised_timm_model(name, photos)
     checkpoint = tmp_path / f"{name}.safetensors"
     save_state_dict(reference, checkpoint)
-    x = preprocess_input(photos)
+    # The heavy networks (60-150M parameters) are compared on two of the photos; their
+    # BatchNorm statistics still come from all four.
+    x = preprocess_input(photos[:2] if name in HEAVY else photos)
     with torch.no_grad():
         expected = reference(to_torch(x)).numpy()
     model = keras_senet.create_model(name, weights=str(checkpoint), classifier_activation=None)
