@@ -23,7 +23,7 @@ float16 / dynamic-range int8 / full-integer int8 (calibrated on --calibration-im
 images: the --calibration-data folder's, resized to S x S bilinearly and passed as an array
 so that small images such as CIFAR's are accepted, else natural_images; disjoint from the
 accuracy and BatchNorm images when the folder is the --images one), ONNX, OpenVINO
-(format="openvino", when the library has it), and Keras' own `model.export(...,
+(format="openvino"), and Keras' own `model.export(...,
 format="openvino")` as a reference. An export that fails, or a format or package that is
 missing, becomes a row saying why; nothing else is skipped.
 
@@ -198,24 +198,6 @@ def build_model(args):
                                     classes=args.classes, classifier_activation=None)
 
 
-def set_batch_norm_statistics(model, x):
-    """Every BatchNorm's moving mean / variance := those of its inputs when `x` flows through
-    the model: one training-mode pass with momentum 0."""
-    import keras
-
-    layers = [layer for layer in model._flatten_layers()
-              if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    try:
-        model(x, training=True)
-    finally:
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
-    return len(layers)
-
-
 # ---------------------------------------------------------------------------------------------
 # Exports (the parent process)
 
@@ -258,14 +240,8 @@ def export_one(key, model, directory, calibration):
         return _report_fields(export.export(model, os.path.join(directory, "model.onnx"),
                                             format="onnx", log=None))
     if key == "openvino":
-        if "openvino" not in export.FORMATS:
-            return {"error": "not available: keras_senet.export has no format='openvino' "
-                             f"(FORMATS = {export.FORMATS})"}
-        path = os.path.join(directory, "openvino_model.xml")
-        report = export.export(model, path, format="openvino", log=None)
-        record = _report_fields(report)
-        record["path"] = _openvino_xml(report.path, path)
-        return record
+        return _report_fields(export.export(model, os.path.join(directory, "openvino_model.xml"),
+                                            format="openvino", log=None))
     if key == "openvino_keras":
         try:
             import openvino  # noqa: F401
@@ -282,18 +258,6 @@ def export_one(key, model, directory, calibration):
     raise ValueError(f"unknown export {key!r}")
 
 
-def _openvino_xml(reported, requested):
-    """The .xml file an OpenVINO export wrote, whether it reports the file or its folder."""
-    for candidate in (reported, requested, str(reported) + ".xml"):
-        if candidate and os.path.isfile(candidate) and str(candidate).endswith(".xml"):
-            return str(candidate)
-    if reported and os.path.isdir(reported):
-        found = [os.path.join(reported, f) for f in os.listdir(reported) if f.endswith(".xml")]
-        if found:
-            return found[0]
-    raise FileNotFoundError(f"no OpenVINO .xml file at {reported!r} or {requested!r}")
-
-
 def prepare(args, directory, log, export_keys=None):
     """Builds the model, sets its BatchNorm statistics, saves its weights and the accuracy
     and calibration pixels under `directory`, then writes the exports `export_keys` (if
@@ -304,6 +268,8 @@ def prepare(args, directory, log, export_keys=None):
 
     sets, sources = image_sets(args)
     model = build_model(args)
+    from keras_senet.folding import set_batch_norm_statistics
+
     bn_layers = set_batch_norm_statistics(model, normalise(model, sets["bn"]))
     model.save_weights(os.path.join(directory, "model.weights.h5"))
     np.save(os.path.join(directory, "accuracy_pixels.npy"), sets["accuracy"])
@@ -878,20 +844,9 @@ def main(argv=None):
         "accuracy": accuracy, "cells": finish_cells(cells, flops, peak),
         "wall_s": time.perf_counter() - started,
     }
-    parent = os.path.dirname(args.out)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(record, f, indent=1)
-    markdown = to_markdown(record)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown)
-    written = [args.out + ".json", args.out + ".md"]
-    if not args.no_plot:
-        plot(record, args.out + ".png")
-        written.append(args.out + ".png")
-    print(markdown)
-    print("wrote " + ", ".join(written))
+    from keras_senet.benchmark import write_record
+
+    write_record(record, args.out, to_markdown(record), None if args.no_plot else plot)
     return 0
 
 

@@ -219,6 +219,36 @@ def write_profile(out, settings, results, markdown):
         f.write(markdown + "\n")
 
 
+def write_record(record, out, markdown, plot=None):
+    """OUT.json (`record`), OUT.md (`markdown`) and, with `plot(record, path)`, OUT.png (none,
+    with a note on stderr, when matplotlib is missing); creates OUT's folder. Prints the
+    markdown and what was written.
+
+    Returns:
+        The paths written.
+    """
+    import json
+
+    directory = os.path.dirname(out)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(out + ".json", "w") as f:
+        json.dump(record, f, indent=1)
+    with open(out + ".md", "w") as f:
+        f.write(markdown)
+    written = [out + ".json", out + ".md"]
+    if plot is not None:
+        try:
+            plot(record, out + ".png")
+            written.append(out + ".png")
+        except ImportError:
+            print("no chart: matplotlib is not installed (pip install keras-senet[data])",
+                  file=sys.stderr)
+    print(markdown)
+    print("wrote " + ", ".join(written))
+    return written
+
+
 def _random_batch(batch, size, classes, channels_first=False, seed=0):
     import numpy as np
 

@@ -109,3 +109,26 @@ def fold_batch_norm(model):
     if hasattr(model, "pretrained_cfg"):
         folded.pretrained_cfg = model.pretrained_cfg
     return folded, len(pairs)
+
+
+def set_batch_norm_statistics(model, images):
+    """Sets every BatchNorm's moving mean and variance to those of `images` flowing through
+    the model, as training on such images leaves them: one pass in training mode with
+    momentum 0 (each layer then sees its inputs normalised with the statistics it keeps).
+    For benchmarks and tests of random-weight models whose BatchNorms should not be the
+    identity.
+
+    Returns:
+        The number of BatchNorm layers set.
+    """
+    batch_norms = [layer for layer in model._flatten_layers()
+                   if isinstance(layer, layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in batch_norms]
+    for layer in batch_norms:
+        layer.momentum = 0.0
+    try:
+        model(images, training=True)
+    finally:
+        for layer, momentum in zip(batch_norms, momenta):
+            layer.momentum = momentum
+    return len(batch_norms)

@@ -29,6 +29,7 @@ import keras_senet  # noqa: E402
 from keras_senet import export  # noqa: E402
 from keras_senet.applications.imagenet_utils import preprocess_input  # noqa: E402
 from keras_senet.checkpoints import EvalTransform  # noqa: E402
+from keras_senet.folding import set_batch_norm_statistics  # noqa: E402
 from tests.batch_norm_utils import randomise_batch_norm  # noqa: E402
 from tests.programs import load_application  # noqa: E402
 
@@ -628,22 +629,6 @@ def photo_crops(photos, size, per_photo=8, seed=0):
     return np.stack(crops)
 
 
-def calibrate_batch_norm(model, images):
-    """Sets every BatchNorm's moving mean and variance to those of `images` flowing through
-    the model, as training on such images leaves them: one pass in training mode with
-    momentum 0 (each layer then sees its inputs normalised with the statistics it keeps)."""
-    layers = [layer for layer in model._flatten_layers()
-              if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    try:
-        model(images, training=True)
-    finally:
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
-
-
 def uniform_noise(batch=2, size=32):
     """What the verification fed before: uniform noise, ImageNet-normalised."""
     pixels = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3))
@@ -663,7 +648,7 @@ def photo_statistics_logits(photos):
     stem = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     kernel = stem.kernel.numpy()
     stem.kernel.assign(kernel - kernel.mean(axis=(0, 1), keepdims=True))
-    calibrate_batch_norm(model, preprocess_input(photo_crops(photos, 32)))
+    set_batch_norm_statistics(model, preprocess_input(photo_crops(photos, 32)))
     return model
 
 

@@ -52,7 +52,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
     import sys
 
     if args.backend:
@@ -65,7 +64,8 @@ def run(args):
                     "before starting Python instead.")
         os.environ["KERAS_BACKEND"] = args.backend
 
-    from keras_senet.benchmark import BenchSettings, plot, run_benchmark, to_markdown
+    from keras_senet.benchmark import (BenchSettings, plot, run_benchmark, to_markdown,
+                                       write_record)
 
     settings = BenchSettings(
         batch_sizes=tuple(args.batch_sizes), train_batch_sizes=tuple(args.train_batch_sizes),
@@ -76,22 +76,5 @@ def run(args):
     record = run_benchmark(args.models, settings, baseline=args.baseline,
                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
     record["command"] = " ".join(sys.argv)
-    directory = os.path.dirname(args.out)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(record, f, indent=1)
-    markdown = to_markdown(record)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown)
-    written = [args.out + ".json", args.out + ".md"]
-    if not args.no_plot:
-        try:
-            plot(record, args.out + ".png")
-            written.append(args.out + ".png")
-        except ImportError:
-            print("no chart: matplotlib is not installed (pip install keras-senet[data])",
-                  file=sys.stderr)
-    print(markdown)
-    print("wrote " + ", ".join(written))
+    write_record(record, args.out, to_markdown(record), None if args.no_plot else plot)
     return 0
