@@ -41,6 +41,14 @@ def seresnet18():
     return zoo_logits("seresnet18", 32)
 
 
+@pytest.fixture(scope="module")
+def seresnet18_onnx(seresnet18, tmp_path_factory):
+    """The model's ONNX export: OpenVINO converts it without tracing the model again."""
+    path = tmp_path_factory.mktemp("onnx") / "seresnet18.onnx"
+    export.export_onnx(seresnet18, path, verify=False, log=None)
+    return path
+
+
 def test_export_writes_a_verified_ir_pair(seresnet18, tmp_path):
     """(The grouped networks go to every format, OpenVINO included, in
     tests/test_export.py::test_zoo_model_to_every_format.)"""
@@ -99,11 +107,46 @@ def test_existing_outputs_are_refused_before_any_work(seresnet18, tmp_path):
     assert (tmp_path / "m.bin").read_bytes() == b"theirs"
 
 
-def test_overwrite_replaces_both_files(seresnet18, tmp_path):
+def test_an_onnx_export_converts_without_tracing_the_model_again(seresnet18, seresnet18_onnx,
+                                                                  tmp_path, monkeypatch):
+    def no_tracing(*args, **kwargs):
+        raise AssertionError("traced again")
+
+    monkeypatch.setattr(export.openvino, "onnx_model", no_tracing)
+    report = export.export(seresnet18, tmp_path / "m.xml", format="openvino",
+                           from_onnx=seresnet18_onnx, log=None)
+    assert names(tmp_path) == ["m.bin", "m.xml"]
+    assert report.relative_diff <= export.VERIFY_RTOL  # verified against the Keras model
+    assert (tmp_path / "m.bin").stat().st_size >= 0.99 * report.weights_bytes
+
+
+def test_an_onnx_file_of_another_input_size_or_no_onnx_file_is_refused(seresnet18_onnx,
+                                                                       tmp_path):
+    larger = zoo_logits("seresnet18", 64)
+    with pytest.raises(export.ExportError,
+                       match=r"input of the ONNX file .* is \[None, 32, 32, 3\] .*, "
+                             r"'seresnet18' takes \[None, 64, 64, 3\]"):
+        export.export(larger, tmp_path / "m.xml", format="openvino", from_onnx=seresnet18_onnx,
+                      verify=False, log=None)
+    assert names(tmp_path) == []
+    for source in (tmp_path / "missing.onnx", seresnet18_onnx.with_suffix(".xml")):
+        with pytest.raises(ValueError, match=r"from_onnx \(--from-onnx\) must be an existing "
+                                             r"\.onnx file"):
+            export.check_export(tmp_path / "m.xml", "openvino", from_onnx=source)
+    command, args = cli_args(["seresnet18", str(tmp_path / "m.xml"), "--format", "openvino",
+                              "--from-onnx", str(tmp_path / "missing.onnx")])
+    with pytest.raises(ValueError, match="--from-onnx"):
+        command.run(args)  # before the model is built
+    with pytest.raises(ValueError, match="applies to format 'openvino' only"):
+        export.check_export(tmp_path / "m.onnx", "onnx", from_onnx=seresnet18_onnx)
+    assert names(tmp_path) == []
+
+
+def test_overwrite_replaces_both_files(seresnet18, seresnet18_onnx, tmp_path):
     for suffix in (".xml", ".bin"):
         (tmp_path / f"m{suffix}").write_bytes(b"old")
     export.export(seresnet18, tmp_path / "m.xml", format="openvino", overwrite=True,
-                  verify=False, log=None)
+                  from_onnx=seresnet18_onnx, verify=False, log=None)
     assert names(tmp_path) == ["m.bin", "m.xml"]
     compiled = ov.Core().compile_model(tmp_path / "m.xml", "CPU", F32)  # the new pair
     x = export.verification.sample_batch(seresnet18, batch=2)
@@ -111,13 +154,15 @@ def test_overwrite_replaces_both_files(seresnet18, tmp_path):
                                seresnet18.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
 
 
-def test_failed_verification_publishes_nothing(seresnet18, tmp_path, monkeypatch):
+def test_failed_verification_publishes_nothing(seresnet18, seresnet18_onnx, tmp_path,
+                                              monkeypatch):
     def fail(*args, **kwargs):
         raise export.ExportError("outputs differ")
 
     monkeypatch.setattr(export.openvino.verification, "compare", fail)
     with pytest.raises(export.ExportError, match="outputs differ"):
-        export.export(seresnet18, tmp_path / "m.xml", format="openvino", log=None)
+        export.export(seresnet18, tmp_path / "m.xml", format="openvino",
+                      from_onnx=seresnet18_onnx, log=None)
     assert names(tmp_path) == []
 
 

@@ -41,6 +41,9 @@ def add_arguments(parser):
     parser.add_argument("--calibration-steps", type=int, default=None, metavar="N",
                         help="--quantize int8: calibrate on N of those images (default: "
                         f"{export.DEFAULT_CALIBRATION_IMAGES}, or all if fewer)")
+    parser.add_argument("--from-onnx", default=None, metavar="FILE",
+                        help="openvino: convert this ONNX file (an `--format onnx` export of the "
+                             "same model) instead of tracing the model again")
     parser.add_argument("--classifier-activation", default="softmax",
                         choices=("softmax", "none"),
                         help="the classifier's output: probabilities, or 'none' for logits "
@@ -68,7 +71,7 @@ def export_options(args):
     options = dict(verify=not args.no_verify, overwrite=args.overwrite,
                    fold_bn=not args.no_fold_bn)
     for name in ("version", "top_k", "quantize", "calibration_data", "calibration_steps",
-                 "max_image_pixels", "max_aspect_ratio"):
+                 "max_image_pixels", "max_aspect_ratio", "from_onnx"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     return options

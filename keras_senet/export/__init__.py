@@ -47,7 +47,7 @@ from keras_senet.export.calibration import (DEFAULT_CALIBRATION_IMAGES,
 from keras_senet.export.keras_compat import WRITTEN_FOR_KERAS, check_keras_internals
 from keras_senet.export.model_facts import INTERPOLATIONS, input_transform, weights_bytes
 from keras_senet.export.onnx import export_onnx
-from keras_senet.export.openvino import export_openvino
+from keras_senet.export.openvino import check_onnx_source, export_openvino
 from keras_senet.export.output import FORMATS, check_output
 from keras_senet.export.report import ExportError, ExportReport
 from keras_senet.export.savedmodel import (OUTPUT_KEYS, SIGNATURE_BYTES, SIGNATURE_IMAGES,
@@ -113,13 +113,16 @@ def check_export(path, format="saved_model", **options):
     Raises:
         ValueError: an unknown format, an option the format does not take, a TFLite
             quantisation or calibration set `check_quantize` refuses (a missing or empty
-            folder, too few images; the images themselves are read by the export), or an
-            output `check_output` refuses.
+            folder, too few images; the images themselves are read by the export), an
+            OpenVINO `from_onnx` that is not an .onnx file, or an output `check_output`
+            refuses.
     """
     _check_options(format, options)
     if format == "tflite":
         check_quantize(options.get("quantize"), options.get("calibration_data"),
                        options.get("calibration_steps"))
+    if format == "openvino":
+        check_onnx_source(options.get("from_onnx"))
     return check_output(path, format, overwrite=options.get("overwrite", False),
                         version=options.get("version"))
 
@@ -136,7 +139,8 @@ def export(model, path, format="saved_model", **options):
             `export_onnx` or `export_openvino` (`options_of(format)` lists them): verify,
             overwrite, fold_bn and log for every format; version, top_k, labels,
             max_image_pixels ... for a SavedModel; quantize ("float16", "dynamic", "int8"),
-            calibration_data and calibration_steps for TFLite; opset for ONNX.
+            calibration_data and calibration_steps for TFLite; opset for ONNX; from_onnx
+            for OpenVINO.
 
     Returns:
         The exporter's `ExportReport`.
