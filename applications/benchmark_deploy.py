@@ -129,9 +129,9 @@ def folder_pixels(folder, count, skip, size, seed=0):
     import numpy as np
     from PIL import Image
 
-    from keras_senet.export.calibration import _folder_images
+    from keras_senet.export.calibration import image_files
 
-    files = _folder_images(folder)
+    files = image_files(folder)
     order = np.random.default_rng(seed).permutation(len(files))[skip:skip + count]
     if len(order) < count:
         raise ValueError(f"{folder} holds {len(files)} images; this run needs {skip + count} "
@@ -240,8 +240,14 @@ def export_one(key, model, directory, calibration):
         return _report_fields(export.export(model, os.path.join(directory, "model.onnx"),
                                             format="onnx", log=None))
     if key == "openvino":
+        # The ONNX export of these weights, when this run wrote (and verified) it, is
+        # converted as it is instead of tracing the model again.
+        onnx, weights = (os.path.join(directory, name) for name in ("model.onnx",
+                                                                   "model.weights.h5"))
+        fresh = os.path.isfile(onnx) and os.path.getmtime(onnx) >= os.path.getmtime(weights)
         return _report_fields(export.export(model, os.path.join(directory, "openvino_model.xml"),
-                                            format="openvino", log=None))
+                                            format="openvino", log=None,
+                                            from_onnx=onnx if fresh else None))
     if key == "openvino_keras":
         try:
             import openvino  # noqa: F401

@@ -50,7 +50,7 @@ TFDS_PREFIX = "tfds:"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 
-def _folder_images(folder):
+def image_files(folder):
     """The image files under `folder`, sorted; hidden files and folders skipped."""
     found = []
     for root, dirs, files in os.walk(folder):
@@ -126,7 +126,7 @@ def check_calibration(calibration_data, calibration_steps):
         raise ValueError(f"Calibration folder {data!r} does not exist" +
                          (" (it is a file; give the folder of images)"
                           if os.path.exists(data) else "") + ".")
-    _count_check(len(_folder_images(data)), f"Calibration folder {data!r}", calibration_steps)
+    _count_check(len(image_files(data)), f"Calibration folder {data!r}", calibration_steps)
 
 
 def model_transform(model):
@@ -170,7 +170,7 @@ def _folder_pixels(folder, steps, transform):
     from keras_senet.array_pipeline import decode_image
 
     image_module = _pillow()
-    paths = _folder_images(folder)
+    paths = image_files(folder)
     paths = [paths[i] for i in _pick(len(paths), steps)]
     for path in paths:
         try:
