@@ -124,8 +124,8 @@ def test_an_onnx_file_of_another_input_size_or_no_onnx_file_is_refused(seresnet1
                                                                        tmp_path):
     larger = zoo_logits("seresnet18", 64)
     with pytest.raises(export.ExportError,
-                       match=r"input of the ONNX file .* is \[None, 32, 32, 3\] .*, "
-                             r"'seresnet18' takes \[None, 64, 64, 3\]"):
+                       match=r"input of the ONNX file .* is \[None, 32, 32, 3\] .*; "
+                             r"the model 'seresnet18' has \[None, 64, 64, 3\]"):
         export.export(larger, tmp_path / "m.xml", format="openvino", from_onnx=seresnet18_onnx,
                       verify=False, log=None)
     assert names(tmp_path) == []
@@ -140,6 +140,24 @@ def test_an_onnx_file_of_another_input_size_or_no_onnx_file_is_refused(seresnet1
     with pytest.raises(ValueError, match="applies to format 'openvino' only"):
         export.check_export(tmp_path / "m.onnx", "onnx", from_onnx=seresnet18_onnx)
     assert names(tmp_path) == []
+
+
+def test_an_onnx_file_cut_short_or_of_another_head_is_refused(seresnet18_onnx, tmp_path):
+    """A file that lies: half of a real ONNX file, and a real one whose classifier is not
+    the model's. Neither publishes anything, even unverified."""
+    model = zoo_logits("seresnet18", 32)
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(seresnet18_onnx.read_bytes()[:seresnet18_onnx.stat().st_size // 2])
+    with pytest.raises(export.ExportError, match=r"could not read the ONNX file .*cut\.onnx"
+                                                 r".*cut short. Export the model to ONNX again"):
+        export.export(model, tmp_path / "m.xml", format="openvino", from_onnx=cut, log=None)
+    five_classes = keras_senet.create_model("seresnet18", weights=None, input_shape=(32, 32, 3),
+                                            classes=5, classifier_activation=None)
+    with pytest.raises(export.ExportError, match=r"output of the ONNX file .* is \[None, 10\] "
+                                                 r".*'seresnet18' has \[None, 5\]"):
+        export.export(five_classes, tmp_path / "m.xml", format="openvino",
+                      from_onnx=seresnet18_onnx, verify=False, log=None)
+    assert names(tmp_path) == ["cut.onnx"]
 
 
 def test_overwrite_replaces_both_files(seresnet18, seresnet18_onnx, tmp_path):

@@ -98,8 +98,8 @@ def export_openvino(model, path, *, from_onnx=None, verify=True, overwrite=False
         ImportError: openvino or tf2onnx is not installed.
         ValueError: `path` does not end in .xml, or the .xml / .bin exists without
             `overwrite`, or `from_onnx` is not an .onnx file.
-        ExportError: tracing, conversion or verification failed, or the ONNX file's input
-            is not the model's.
+        ExportError: tracing, conversion or verification failed, or the ONNX file is not
+            an ONNX model or its input / output shape is not the model's.
     """
     tensorflow_backend()
     ov = import_openvino()
@@ -119,13 +119,18 @@ def export_openvino(model, path, *, from_onnx=None, verify=True, overwrite=False
         try:
             converted = ov.Core().read_model(source)
         except Exception as e:
+            if from_onnx is not None:
+                raise ExportError(
+                    f"OpenVINO could not read the ONNX file {os.fspath(from_onnx)!r}: not an "
+                    "ONNX model, or cut short. Export the model to ONNX again (export_onnx), "
+                    f"or leave out from_onnx. ({e})") from e
             raise ExportError(f"OpenVINO could not convert {model.name!r}: {e}") from e
-        check_input(converted, model, from_onnx)
+        check_signature(converted, model, from_onnx)
+        staged_xml = os.path.join(stage.path, "model.xml")
         try:
-            staged_xml = os.path.join(stage.path, "model.xml")
             ov.save_model(converted, staged_xml, compress_to_fp16=False)
         except Exception as e:
-            raise ExportError(f"OpenVINO could not convert {model.name!r}: {e}") from e
+            raise ExportError(f"OpenVINO could not write the IR of {model.name!r}: {e}") from e
         staged_bin = weights_file(staged_xml)
         size = os.path.getsize(staged_xml) + os.path.getsize(staged_bin)
         diff = relative = None
@@ -144,16 +149,18 @@ def export_openvino(model, path, *, from_onnx=None, verify=True, overwrite=False
     return report
 
 
-def check_input(converted, model, from_onnx):
-    """ExportError when the converted graph's input is not the model's [batch, H, W, C]."""
-    expected = [None, *model.inputs[0].shape[1:]]
-    shape = converted.inputs[0].get_partial_shape()
-    got = [None if d.is_dynamic else d.get_length() for d in shape]
-    if got[1:] != expected[1:]:
-        source = f"the ONNX file {os.fspath(from_onnx)!r}" if from_onnx else "the ONNX graph"
-        raise ExportError(
-            f"The input of {source} is {got} (None: any size), {model.name!r} takes "
-            f"{expected}: export this model with export_onnx and convert that file.")
+def check_signature(converted, model, from_onnx):
+    """ExportError when the converted graph's input is not the model's [batch, H, W, C], or
+    its output not the model's [batch, classes] (or feature shape)."""
+    source = f"the ONNX file {os.fspath(from_onnx)!r}" if from_onnx else "the ONNX graph"
+    for what, port, keras_tensor in (("input", converted.inputs[0], model.inputs[0]),
+                                     ("output", converted.outputs[0], model.outputs[0])):
+        expected = [None, *keras_tensor.shape[1:]]
+        got = [None if d.is_dynamic else d.get_length() for d in port.get_partial_shape()]
+        if got[1:] != expected[1:]:
+            raise ExportError(
+                f"The {what} of {source} is {got} (None: any size); the model {model.name!r} "
+                f"has {expected}: export this model with export_onnx and convert that file.")
 
 
 def publish(stage, staged_xml, staged_bin, weights_target, overwrite):
